@@ -1,0 +1,1 @@
+"""Pixel Confidence Module (LPC-Net PCM): fixed-kernel neighbourhood confidence, clamped rescale."""

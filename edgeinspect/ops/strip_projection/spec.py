@@ -1,0 +1,14 @@
+"""What the plugin-form ONNX node and the TensorRT plugin share for the strip projection.
+
+The exporter writes nodes from these constants and the TensorRT plugin registers from them; a test
+checks the exported node against the plugin definition. No torch, no TensorRT here.
+"""
+
+PLUGIN_NAME = "strip_projection"          # ONNX op_type (bare plugin name)
+PLUGIN_NAMESPACE = "edgeinspect"          # ONNX STRING attribute 'plugin_namespace'
+PLUGIN_ID = f"{PLUGIN_NAMESPACE}::{PLUGIN_NAME}"  # tensorrt.plugin id
+ONNX_DOMAIN = "trt.plugins"               # custom domain: onnx.checker skips schema checks; TRT's parser keys on op_type
+INPUTS = ("x", "w_row", "b_row", "w_col", "b_col")   # (N,C,H,W), (C,H), (C,), (C,W), (C,)
+OUTPUTS = ("y",)                          # (N,C,H,W)
+# Ordered (name, type) of the plugin's own attributes; passed positionally to aot_impl in this order.
+ATTRIBUTES: tuple[tuple[str, str], ...] = ()
