@@ -1,0 +1,107 @@
+"""``edgeinspect eval --data DIR --pred DIR``: JSON numbers, the table, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_data import write, write_pairs
+from typer.testing import CliRunner
+
+from edgeinspect.cli import main
+from edgeinspect.cli.app import app
+from edgeinspect.cli.eval import DatasetFormat
+from edgeinspect.data.datasets import FORMAT_NAMES
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def pairs(tmp_path: Path) -> Path:
+    """10 pairs (2 defect-free), 24×32, masks 0/255 with a 100-valued rim."""
+    return write_pairs(tmp_path / "ds", count=10)
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the real entry point in-process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_perfect_prediction_scores_one(pairs: Path) -> None:
+    result = runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pairs / "masks"), "--split", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for key in ("mPA", "mIoU", "mIoU80", "dice", "iou", "pixel_acc"):
+        assert report[key] == 1.0, key
+    assert report["images"] == 10
+    assert report["defects"]["truth"] == 8 and report["defects"]["found"] == 8
+    assert report["defects"]["false"] == 0 and report["defects"]["area_within_tol"] == 1.0
+    assert report["image_auc"] == 1.0
+
+
+def test_default_split_is_test_and_imperfect_numbers(pairs: Path, tmp_path: Path) -> None:
+    pred = tmp_path / "pred"
+    shutil.copytree(pairs / "masks", pred)
+    write(pred / "s00.png", np.zeros((24, 32), np.uint8))  # s00 missed: 24 px of defect lost if in the split
+    full = json.loads(runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pred), "--split", "all", "--json"]).stdout)
+    assert (full["defects"]["truth"], full["defects"]["found"]) == (8, 7)
+    # summed confusion: 10 images × 768 px, 8 × 24 defect px, 24 of them missed
+    assert full["confusion"] == [[10 * 768 - 8 * 24, 0], [24, 7 * 24]]
+    assert full["iou"] == pytest.approx(7 / 8)
+    assert full["mIoU80"] == pytest.approx(9 / 10)
+    test = json.loads(runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pred), "--json"]).stdout)
+    # 3:1:1 by label: 8 defect → 5/2/1, 2 free → 1/1/0, so the test split holds one image
+    assert test["split"] == "test" and test["images"] == 1
+
+
+def test_table_output(pairs: Path) -> None:
+    result = runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pairs / "masks"), "--split", "all"])
+    assert result.exit_code == 0, result.output
+    for text in ("mIoU80", "100.00 %", "area within tolerance", "split all, 10 images"):
+        assert text in result.stdout
+
+
+def test_missing_pred_folder_exits_2_with_one_line(pairs: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_pred"
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeinspect", "eval", "--data", str(pairs), "--pred", str(missing)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {missing}: prediction folder not found (--pred)"]
+    assert proc.stdout == ""
+
+
+def test_missing_prediction_for_a_sample_names_it(pairs: Path, tmp_path: Path, capsys) -> None:
+    pred = tmp_path / "pred"
+    shutil.copytree(pairs / "masks", pred)
+    (pred / "s03.png").unlink()
+    code, out, err = run_main(["eval", "--data", str(pairs), "--pred", str(pred), "--split", "all"], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert f"{pred / 's03'}.png: no prediction for sample s03" in err
+
+
+def test_no_source_and_no_data_are_one_line_errors(pairs: Path, capsys) -> None:
+    code, _, err = run_main(["eval", "--data", str(pairs)], capsys)
+    assert code == 2 and "give exactly one source of predictions: --pred (got none)" in err
+    code, _, err = run_main(["eval", "--pred", str(pairs / "masks")], capsys)
+    assert code == 2 and "--data DIR is required" in err
+
+
+def test_bad_dataset_is_one_line_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_main(["eval", "--data", str(tmp_path / "empty"), "--pred", str(tmp_path)], capsys)
+    assert code == 2 and "unknown dataset layout" in err and len(err.strip().splitlines()) == 1
+
+
+def test_format_choices_match_the_readers() -> None:
+    assert [f.value for f in DatasetFormat] == ["auto", *FORMAT_NAMES]
