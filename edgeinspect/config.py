@@ -1,0 +1,307 @@
+"""YAML files → validated dataclasses; every error names the file and the key.
+
+One YAML per concern, combined by the run config:
+
+- **run** (:func:`load_run_config`): what to inspect and how; refers to a camera YAML and a
+  calibration YAML by path (relative paths are relative to the run YAML's folder).
+- **camera** (:func:`edgeinspect.acquire.load_camera_config`, the acquisition package's own
+  loader): GenICam nodes, CTI, line rate, fetch timeouts.
+- **calibration** (:func:`edgeinspect.stream.area.load_calibration`): mm per pixel / per line.
+
+Run YAML keys (all optional)::
+
+    camera: sim                     # sim[:TEXTURE] | genicam[:ID] | replay:PATH
+    camera_config: line3-cam.yaml   # camera YAML (genicam: nodes, CTI ...; acquire/camera_config.py)
+    calib: ../calib/default.yaml    # camera calibration YAML (stream/area.py)
+    engine: ../engines/lpcnet-lite  # engine directory (default: the bundled model)
+    out: ../runs/line3              # output directory (default: runs/<timestamp>)
+    lines: 20000                    # stop after this many web lines ...
+    duration_s: 5                   # ... or after this many seconds (sim default: 5)
+    overlap_px: 32                  # tile overlap (inference grid px)
+    scale: 1.0                      # inference grid / source, (0, 1]
+    batch_size: 4                   # tiles per engine call
+    threshold: 0.5                  # defect pixel: prob >= threshold
+    queue_size: 8                   # frames between acquisition and inference
+    mask_png_every_lines: 0         # write mask PNGs every N lines (0 = off)
+    overlays: true                  # one overlay PNG per defect
+    context_px: 16                  # overlay margin around a defect, px
+    max_band_lines: 8192            # longest defect tracked in one piece, lines
+    engine_threads: 2               # CPU threads of the engine
+    source_options:                 # open_source keyword options: width, lines_per_frame,
+      width: 2048                   #   line_rate_hz, cti, seed, texture, bit_depth, loops, ...
+      line_rate_hz: 20000
+
+Every error is a :class:`~edgeinspect.errors.ConfigError` of one line:
+``"run.yaml: key 'batch_size' must be >= 1, got 0"``.
+
+Example:
+    >>> config = load_run_config(Path("configs/line3.yaml"))
+    >>> config.replace(lines=5000, out=None).lines      # None = keep the YAML's value
+    5000
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeinspect.errors import ConfigError
+
+# ---------------------------------------------------------------------------------------------
+# Generic YAML helpers (used by every config loader)
+
+
+def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML file holding one mapping.
+
+    Args:
+        path: the file.
+        what: what it is, for messages (``"calibration"``, ``"run config"``).
+
+    Returns:
+        The mapping (empty for an empty file).
+
+    Raises:
+        ConfigError: missing, unreadable, not YAML, or not a mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read {what} file ({error.strerror or error})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: fix the {what} file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a {what} file must be a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def check_keys(data: dict[str, Any], path: Path, *, known: tuple[str, ...] | list[str],
+               required: tuple[str, ...] | list[str] = ()) -> None:
+    """Raise ConfigError naming the first unknown key, else the first missing required key."""
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key '{key}' (known keys: {', '.join(known)})")
+    for key in required:
+        if key not in data:
+            raise ConfigError(f"{path}: missing key '{key}'")
+
+
+def get_number(data: dict[str, Any], key: str, path: Path, *, minimum: float | None = None,
+               exclusive: bool = False, maximum: float | None = None, integer: bool = False,
+               default: Any = None) -> Any:
+    """A number from ``data[key]`` (``default`` when absent), range-checked.
+
+    Args:
+        data: the mapping.
+        key: the key.
+        path: file, for messages.
+        minimum: lower bound (inclusive, or exclusive with ``exclusive=True``).
+        maximum: upper bound (inclusive).
+        integer: require an int (bools are refused).
+        default: returned when the key is absent or null.
+
+    Raises:
+        ConfigError: wrong type or out of range.
+    """
+    if key not in data or data[key] is None:
+        return default
+    value = data[key]
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise ConfigError(f"{path}: key '{key}' must be {kind}, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{path}: key '{key}' must be finite, got {value!r}")
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        raise ConfigError(f"{path}: key '{key}' must be {'>' if exclusive else '>='} {minimum:g}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{path}: key '{key}' must be <= {maximum:g}, got {value!r}")
+    return value
+
+
+def get_str(data: dict[str, Any], key: str, path: Path, *, default: str | None = None) -> str | None:
+    """A string from ``data[key]`` (``default`` when absent); ConfigError for another type."""
+    if key not in data or data[key] is None:
+        return default
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: key '{key}' must be a non-empty string, got {value!r}")
+    return value
+
+
+def get_bool(data: dict[str, Any], key: str, path: Path, *, default: bool) -> bool:
+    """A bool from ``data[key]`` (``default`` when absent); ConfigError for another type."""
+    if key not in data or data[key] is None:
+        return default
+    value = data[key]
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: key '{key}' must be true or false, got {value!r}")
+    return value
+
+
+def get_path(data: dict[str, Any], key: str, path: Path) -> Path | None:
+    """A path from ``data[key]``, relative paths resolved against the YAML file's folder."""
+    value = get_str(data, key, path)
+    if value is None:
+        return None
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else (Path(path).parent / candidate)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run config
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Settings of ``edgeinspect run`` (defaults = the built-in demo; see the module docstring).
+
+    Attributes:
+        camera: frame source spec: ``"sim"``, ``"sim:TEXTURE"``, ``"genicam"``, ``"genicam:ID"``
+            or ``"replay:PATH"``.
+        camera_config: camera YAML (GenICam nodes, CTI, ...; see
+            :mod:`edgeinspect.acquire.camera_config`), or None.
+        calib: calibration YAML path, or None for ``calib/default.yaml``.
+        engine: engine directory (or ``.onnx``), or None for the bundled model.
+        out: output directory, or None for ``runs/<timestamp>``.
+        lines: stop after this many web lines (acquired, dropped ones included), or None.
+        duration_s: stop after this many seconds, or None.
+        overlap_px: tile overlap, px of the inference grid.
+        scale: inference grid / source, in (0, 1].
+        batch_size: tiles per engine call.
+        threshold: defect pixel when prob >= threshold, in (0, 1].
+        queue_size: frames the acquisition→inference queue holds.
+        mask_png_every_lines: write mask PNGs every this many lines; 0 = off.
+        overlays: write one overlay PNG per defect.
+        context_px: margin around a defect in its overlay, px.
+        max_band_lines: longest defect tracked in one piece, lines.
+        engine_threads: CPU threads of the engine (None: the runtime's default).
+        source_options: more ``open_source`` keyword arguments (``width``, ``line_rate_hz``,
+            ``lines_per_frame``, ``cti``, ``seed``, ``texture``, ``bit_depth`` ...).
+        config_path: the run YAML this came from, or None.
+    """
+
+    camera: str = "sim"
+    camera_config: Path | None = None
+    calib: Path | None = None
+    engine: Path | None = None
+    out: Path | None = None
+    lines: int | None = None
+    duration_s: float | None = None
+    overlap_px: int = 32
+    scale: float = 1.0
+    batch_size: int = 4
+    threshold: float = 0.5
+    queue_size: int = 8
+    mask_png_every_lines: int = 0
+    overlays: bool = True
+    context_px: int = 16
+    max_band_lines: int = 8192
+    engine_threads: int | None = None
+    source_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    config_path: Path | None = None
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with ``changes`` applied; None values are ignored ('not given on the CLI')."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+RUN_KEYS = (
+    "camera", "camera_config", "calib", "engine", "out", "lines", "duration_s", "overlap_px", "scale",
+    "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "context_px",
+    "max_band_lines", "engine_threads", "source_options",
+)
+
+
+def load_run_config(path: Path) -> RunConfig:
+    """Read and check a run YAML (see the module docstring for the keys).
+
+    Raises:
+        ConfigError: unreadable file, unknown key, wrong type or out-of-range value.
+    """
+    path = Path(path)
+    data = load_yaml_mapping(path, "run config")
+    check_keys(data, path, known=RUN_KEYS)
+    base = RunConfig()
+    lines = get_number(data, "lines", path, minimum=1, integer=True)
+    duration_s = get_number(data, "duration_s", path, minimum=0, exclusive=True)
+    if lines is not None and duration_s is not None:
+        raise ConfigError(f"{path}: keys 'lines' and 'duration_s' exclude each other: keep one")
+    camera = get_str(data, "camera", path, default=base.camera)
+    check_source_spec(camera, f"{path}: key 'camera'")
+    return RunConfig(
+        camera=camera,
+        camera_config=get_path(data, "camera_config", path),
+        calib=get_path(data, "calib", path),
+        engine=get_path(data, "engine", path),
+        out=get_path(data, "out", path),
+        lines=lines,
+        duration_s=None if duration_s is None else float(duration_s),
+        overlap_px=get_number(data, "overlap_px", path, minimum=0, integer=True, default=base.overlap_px),
+        scale=float(get_number(data, "scale", path, minimum=0, exclusive=True, maximum=1, default=base.scale)),
+        batch_size=get_number(data, "batch_size", path, minimum=1, integer=True, default=base.batch_size),
+        threshold=float(get_number(data, "threshold", path, minimum=0, exclusive=True, maximum=1,
+                                   default=base.threshold)),
+        queue_size=get_number(data, "queue_size", path, minimum=1, integer=True, default=base.queue_size),
+        mask_png_every_lines=get_number(data, "mask_png_every_lines", path, minimum=0, integer=True,
+                                        default=base.mask_png_every_lines),
+        overlays=get_bool(data, "overlays", path, default=base.overlays),
+        context_px=get_number(data, "context_px", path, minimum=0, integer=True, default=base.context_px),
+        max_band_lines=get_number(data, "max_band_lines", path, minimum=64, integer=True,
+                                  default=base.max_band_lines),
+        engine_threads=get_number(data, "engine_threads", path, minimum=1, integer=True),
+        source_options=load_source_options(data.get("source_options"), path),
+        config_path=path,
+    )
+
+
+def check_source_spec(spec: str, where: str) -> None:
+    """Raise ConfigError unless ``spec`` is ``sim[:TEXTURE]``, ``genicam[:ID]`` or ``replay:PATH``."""
+    from edgeinspect.acquire.factory import parse_spec
+    from edgeinspect.errors import EdgeInspectError
+
+    try:
+        parse_spec(spec)
+    except EdgeInspectError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def source_option_names() -> tuple[str, ...]:
+    """Keyword options of :func:`edgeinspect.acquire.open_source` a run config may set."""
+    from edgeinspect.acquire.factory import open_source
+
+    parameters = list(inspect.signature(open_source).parameters.values())[1:]
+    return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY
+                 and p.name not in ("camera", "max_frames"))
+
+
+def load_source_options(value: Any, path: Path) -> dict[str, Any]:
+    """Check the run YAML's ``source_options`` mapping: keys must be ``open_source`` options."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: key 'source_options' must be a mapping of open_source options, got {value!r}")
+    known = source_option_names()
+    for key, item in value.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key 'source_options.{key}' (known: {', '.join(known)})")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ConfigError(f"{path}: key 'source_options.{key}' must be finite, got {item!r}")
+    options = dict(value)
+    if isinstance(options.get("cti"), str):
+        options["cti"] = get_path(options, "cti", path)
+    return options

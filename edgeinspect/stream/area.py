@@ -1,0 +1,263 @@
+"""Camera calibration (mm per pixel across, mm per line along) and defect areas in mm².
+
+Calibration YAML (``calib/*.yaml``)::
+
+    camera: sim-web                 # optional, free text
+    description: ...                # optional, free text
+    width_px: 4096                  # optional: the web width this calibration is for (checked)
+    mm_per_px: 0.1                  # across the web, mm per column ...
+    # mm_per_px_poly: [0.1, 2.0e-6] # ... or per column c: a0 + a1*c + a2*c**2 ... mm (c = column index)
+    mm_per_line: 0.1                # along the web, mm per line ...
+    # encoder_pitch_mm: 0.05        # ... or the encoder's travel per pulse, mm,
+    # pulses_per_line: 2            #     times encoder pulses per line (default 1) ...
+    # web_speed_mm_s: 2000          # ... or web speed / line rate
+    # line_rate_hz: 20000
+    reject_area_mm2: 1.0            # verdict "reject" at or above this area
+    significant_area_mm2: 0.25      # defects this large count in the area-accuracy score
+
+The area of a defect is the sum over its pixels of (its column's width × line pitch), so a
+per-column polynomial (lens distortion, a web that is not flat) is honoured pixel by pixel.
+
+Example:
+    >>> calibration = load_calibration(Path("calib/default.yaml"))
+    >>> estimator = AreaEstimator(calibration, width_px=4096)
+    >>> estimator.area_mm2(np.ones((3, 2), bool), x0=10)      # 6 px × 0.1 mm × 0.1 mm
+    0.06
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeinspect.config import check_keys, get_number, get_str, load_yaml_mapping
+from edgeinspect.errors import ConfigError
+from edgeinspect.stream.records import Blob, Defect, TruthDefect
+
+#: Every key a calibration YAML may hold.
+CALIBRATION_KEYS = (
+    "camera", "description", "width_px", "mm_per_px", "mm_per_px_poly", "mm_per_line",
+    "encoder_pitch_mm", "pulses_per_line", "web_speed_mm_s", "line_rate_hz",
+    "reject_area_mm2", "significant_area_mm2",
+)
+
+#: Relative tolerance of the area-accuracy requirement (±20 %).
+AREA_TOLERANCE = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A checked camera calibration.
+
+    Attributes:
+        path: the YAML file it came from (None when built in code).
+        mm_per_px_poly: column width polynomial ``(a0, a1, ...)``, mm: column ``c`` is
+            ``sum(a_i * c**i)`` mm wide (a scalar ``mm_per_px`` is ``(mm_per_px,)``).
+        mm_per_line: line pitch along the web, mm.
+        reject_area_mm2: area at or above which a defect is rejected, mm².
+        significant_area_mm2: area at or above which a true defect counts in the area score, mm².
+        width_px: web width the calibration is for, or None.
+        camera: free text, or None.
+    """
+
+    path: Path | None
+    mm_per_px_poly: tuple[float, ...]
+    mm_per_line: float
+    reject_area_mm2: float
+    significant_area_mm2: float
+    width_px: int | None = None
+    camera: str | None = None
+
+    def column_mm(self, width_px: int) -> np.ndarray:
+        """``(width_px,)`` float64 width of each column, mm."""
+        columns = np.arange(width_px, dtype=np.float64)
+        return np.polynomial.polynomial.polyval(columns, np.asarray(self.mm_per_px_poly, np.float64))
+
+
+def load_calibration(path: Path) -> Calibration:
+    """Read and check a calibration YAML (see the module docstring).
+
+    Raises:
+        ConfigError: one line naming the file and the key: unreadable file, unknown or missing
+            key, wrong type, value <= 0, or more than one way to give the same pitch.
+    """
+    path = Path(path)
+    data = load_yaml_mapping(path, "calibration")
+    check_keys(data, path, known=CALIBRATION_KEYS, required=("reject_area_mm2", "significant_area_mm2"))
+
+    across = [key for key in ("mm_per_px", "mm_per_px_poly") if key in data]
+    if not across:
+        raise ConfigError(f"{path}: missing key 'mm_per_px' (or 'mm_per_px_poly'): the pixel pitch across the web")
+    if len(across) > 1:
+        raise ConfigError(f"{path}: keys 'mm_per_px' and 'mm_per_px_poly' exclude each other: keep one")
+    if "mm_per_px" in data:
+        poly: tuple[float, ...] = (float(get_number(data, "mm_per_px", path, minimum=0, exclusive=True)),)
+    else:
+        raw = data["mm_per_px_poly"]
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError(f"{path}: key 'mm_per_px_poly' must be a list [a0, a1, ...] of numbers, got {raw!r}")
+        for i, value in enumerate(raw):
+            get_number({f"mm_per_px_poly[{i}]": value}, f"mm_per_px_poly[{i}]", path)
+        poly = tuple(float(v) for v in raw)
+        if poly[0] <= 0:
+            raise ConfigError(f"{path}: key 'mm_per_px_poly' must have a0 > 0 (width of column 0), got {poly[0]!r}")
+
+    along = [
+        key for key in ("mm_per_line", "encoder_pitch_mm", "web_speed_mm_s") if key in data
+    ]
+    if not along:
+        raise ConfigError(
+            f"{path}: missing key 'mm_per_line' (or 'encoder_pitch_mm', or 'web_speed_mm_s' + 'line_rate_hz')"
+        )
+    if len(along) > 1:
+        raise ConfigError(f"{path}: keys {' and '.join(repr(k) for k in along)} exclude each other: keep one")
+    for key, needs in (("pulses_per_line", "encoder_pitch_mm"), ("line_rate_hz", "web_speed_mm_s")):
+        if key in data and needs not in data:
+            raise ConfigError(f"{path}: key '{key}' needs key '{needs}'")
+    if "mm_per_line" in data:
+        mm_per_line = float(get_number(data, "mm_per_line", path, minimum=0, exclusive=True))
+    elif "encoder_pitch_mm" in data:
+        pitch = get_number(data, "encoder_pitch_mm", path, minimum=0, exclusive=True)
+        pulses = get_number(data, "pulses_per_line", path, minimum=1, integer=True, default=1)
+        mm_per_line = float(pitch * pulses)
+    else:
+        if "line_rate_hz" not in data:
+            raise ConfigError(f"{path}: missing key 'line_rate_hz' (needed with 'web_speed_mm_s')")
+        speed = get_number(data, "web_speed_mm_s", path, minimum=0, exclusive=True)
+        rate = get_number(data, "line_rate_hz", path, minimum=0, exclusive=True)
+        mm_per_line = float(speed / rate)
+
+    calibration = Calibration(
+        path=path,
+        mm_per_px_poly=poly,
+        mm_per_line=mm_per_line,
+        reject_area_mm2=float(get_number(data, "reject_area_mm2", path, minimum=0, exclusive=True)),
+        significant_area_mm2=float(get_number(data, "significant_area_mm2", path, minimum=0)),
+        width_px=get_number(data, "width_px", path, minimum=1, integer=True),
+        camera=get_str(data, "camera", path),
+    )
+    get_str(data, "description", path)
+    if calibration.width_px is not None:
+        check_columns(calibration, calibration.width_px)
+    return calibration
+
+
+def check_columns(calibration: Calibration, width_px: int) -> np.ndarray:
+    """Column widths for ``width_px`` columns; ConfigError if any is <= 0 or the width mismatches."""
+    where = calibration.path or "calibration"
+    if calibration.width_px is not None and width_px != calibration.width_px:
+        raise ConfigError(
+            f"{where}: key 'width_px' is {calibration.width_px} but the camera delivers {width_px} px: "
+            f"use the calibration of this camera"
+        )
+    column_mm = calibration.column_mm(width_px)
+    bad = np.flatnonzero(column_mm <= 0)
+    if bad.size:
+        raise ConfigError(
+            f"{where}: key 'mm_per_px_poly' gives a width <= 0 at column {int(bad[0])} "
+            f"({column_mm[bad[0]]:.4g} mm): fix the coefficients"
+        )
+    return column_mm
+
+
+class AreaEstimator:
+    """Areas, boxes and verdicts in mm for a web of ``width_px`` columns.
+
+    Args:
+        calibration: the camera calibration.
+        width_px: web width, px.
+
+    Raises:
+        ConfigError: the calibration gives a column width <= 0, or is for another width.
+    """
+
+    def __init__(self, calibration: Calibration, width_px: int) -> None:
+        self.calibration = calibration
+        self.width_px = int(width_px)
+        self.column_mm = check_columns(calibration, self.width_px)
+        self.column_edges_mm = np.concatenate([[0.0], np.cumsum(self.column_mm)])
+        self.mm_per_line = calibration.mm_per_line
+
+    def area_mm2(self, mask: np.ndarray, x0: int = 0) -> float:
+        """Area of the pixels of ``mask``, mm².
+
+        Args:
+            mask: ``(h, w)`` bool, its column 0 is web column ``x0``.
+            x0: web column of the mask's first column.
+
+        Returns:
+            ``sum over set pixels of column_mm[column] * mm_per_line``.
+        """
+        per_column = np.count_nonzero(mask, axis=0)
+        return float(per_column @ self.column_mm[x0:x0 + mask.shape[1]] * self.mm_per_line)
+
+    def bbox_mm(self, bbox_px: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
+        """``(x0, y0, x1, y1)`` px → mm from column 0 / line 0."""
+        x0, y0, x1, y1 = bbox_px
+        return (
+            float(self.column_edges_mm[x0]), y0 * self.mm_per_line,
+            float(self.column_edges_mm[x1]), y1 * self.mm_per_line,
+        )
+
+    def verdict(self, area_mm2: float) -> str:
+        """``"reject"`` at or above ``reject_area_mm2``, else ``"accept"``."""
+        return "reject" if area_mm2 >= self.calibration.reject_area_mm2 else "accept"
+
+    def defect(self, blob: Blob, defect_id: int, *, kind: str | None = None) -> Defect:
+        """The calibrated record of one tracked component.
+
+        Args:
+            blob: the component.
+            defect_id: its record id.
+            kind: its class where known.
+        """
+        x0, y0, x1, y1 = blob.bbox_px
+        area_mm2 = self.area_mm2(blob.mask, x0)
+        bbox_mm = self.bbox_mm(blob.bbox_px)
+        probs = blob.prob[blob.mask]
+        return Defect(
+            id=defect_id,
+            first_line=y0,
+            last_line=y1 - 1,
+            bbox_px=(x0, y0, x1, y1),
+            bbox_mm=tuple(_mm(v) for v in bbox_mm),
+            area_px=int(probs.size),
+            area_mm2=_mm(area_mm2),
+            area_mm2_min=_mm(area_mm2 * (1 - AREA_TOLERANCE)),
+            area_mm2_max=_mm(area_mm2 * (1 + AREA_TOLERANCE)),
+            length_mm=_mm(bbox_mm[3] - bbox_mm[1]),
+            width_mm=_mm(bbox_mm[2] - bbox_mm[0]),
+            max_prob=round(float(probs.max()), 6) if probs.size else 0.0,
+            mean_prob=round(float(probs.mean()), 6) if probs.size else 0.0,
+            kind=kind,
+            verdict=self.verdict(area_mm2),
+            truncated=blob.truncated,
+        )
+
+    def truth(self, defect_id: int, kind: str, bbox_px: tuple[int, int, int, int],
+              mask: np.ndarray | None = None, area_px: int | None = None, inside: bool = True) -> TruthDefect:
+        """A true defect with its calibrated area.
+
+        Args:
+            defect_id, kind, bbox_px: from the source's truth.
+            mask: ``(y1-y0, x1-x0)`` bool pixels of the defect in its box (exact area), or None.
+            area_px: its pixel count, used with the mean column width of the box when ``mask`` is None
+                (exact for a constant ``mm_per_px``, an approximation for a polynomial).
+            inside: the whole defect lies in inspected lines.
+        """
+        x0, _, x1, _ = bbox_px
+        if mask is not None:
+            area_px_value = int(np.count_nonzero(mask))
+            area = self.area_mm2(mask, x0)
+        else:
+            area_px_value = int(area_px or 0)
+            area = area_px_value * float(self.column_mm[x0:x1].mean()) * self.mm_per_line
+        return TruthDefect(id=int(defect_id), kind=str(kind), bbox_px=tuple(int(v) for v in bbox_px),
+                           area_px=area_px_value, area_mm2=_mm(area), inside=inside)
+
+
+def _mm(value: float) -> float:
+    """mm / mm² rounded to 1e-9 (drops float noise like 42.00000000000033; far below any pixel)."""
+    return round(float(value), 9)

@@ -1,0 +1,511 @@
+"""``edgeinspect run``: a frame source, an engine and the sinks wired into one streaming run.
+
+Data flows one way::
+
+    acquisition thread:  source ──frames──▶ DropQueue (bounded; full → frame dropped and counted)
+    main thread:         DropQueue ──▶ Tiler ──▶ Engine ──▶ Stitcher ──▶ DefectTracker
+                                       ──▶ AreaEstimator ──▶ DefectSinks / MaskWriter
+
+Acquisition (:mod:`~edgeinspect.stream.acquisition`) is never blocked by inference: when the
+queue is full the newest frame is dropped, counted (frames and lines, in ``summary.json``) and
+logged (a rate-limited warning). The one exception is a source without a real-time clock (sim
+or replay with no line rate: "as fast as possible"), which waits for room instead
+(``queue_policy`` in ``summary.json``). Dropped frames leave a gap in the web: the pipeline ends
+its segment there (tiles, stitching and tracking restart after the gap) and the truth of those
+lines is not scored.
+
+One ``contextlib.ExitStack`` owns every resource; on the way out (normal end, limit reached,
+SIGINT/SIGTERM or an error) it stops and joins the acquisition thread, closes the sinks, the source
+and the engine, restores the signal handlers and writes ``summary.json`` last.
+
+Signals: the first SIGINT or SIGTERM stops acquisition; the frames already queued are inspected,
+every sink is closed and ``summary.json`` written (``stop_reason`` = ``"SIGINT"``/``"SIGTERM"``);
+the run then counts as a clean stop (``edgeinspect run`` exits 0: a service stopped by systemd
+did its job). A second signal gets the default behaviour (immediate exit).
+
+Example:
+    >>> summary = run_inspection(RunConfig(camera="sim", lines=20_000, out=Path("runs/demo")))
+    >>> summary.lines_per_s, summary.defects
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import logging
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from edgeinspect.config import RunConfig
+from edgeinspect.errors import EdgeInspectError
+from edgeinspect.stream.acquisition import AcquisitionThread, is_live
+from edgeinspect.stream.area import AreaEstimator, load_calibration
+from edgeinspect.stream.queueing import DropQueue
+from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, TruthDefect
+from edgeinspect.stream.sinks import DefectSinks, MaskWriter, display_lines, write_summary, write_truth
+from edgeinspect.stream.stitcher import Stitcher
+from edgeinspect.stream.tiler import Tiler
+from edgeinspect.stream.tracker import DefectTracker
+
+log = logging.getLogger("edgeinspect.stream")
+
+#: Seconds between two progress callbacks.
+PROGRESS_EVERY_S = 0.25
+#: Queue size for sources without a real-time clock (unpaced sim/replay): they wait for room.
+UNPACED_QUEUE_SIZE = 2
+
+
+def default_calibration_path() -> Path:
+    """``calib/default.yaml`` of the source tree (the synthetic web's calibration)."""
+    import edgeinspect
+
+    return Path(edgeinspect.__file__).resolve().parent.parent / "calib" / "default.yaml"
+
+
+def default_out_dir() -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>`` in the working directory."""
+    return Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+class StageTimer:
+    """Seconds spent per pipeline stage (:data:`~edgeinspect.stream.records.STAGES`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+    def shares(self) -> dict[str, float]:
+        """Each stage's seconds divided by the sum over stages."""
+        total = sum(self.seconds.values())
+        return {k: (v / total if total else 0.0) for k, v in self.seconds.items()}
+
+
+class LineRing:
+    """Recent web image lines (uint8), kept until the tracker no longer needs them."""
+
+    def __init__(self) -> None:
+        self._parts: deque[tuple[int, np.ndarray]] = deque()
+
+    def append(self, first_line: int, lines: np.ndarray) -> None:
+        """Add ``(n, W)`` uint8 lines starting at web line ``first_line``."""
+        self._parts.append((first_line, lines))
+
+    def take(self, first_line: int, stop_line: int) -> np.ndarray | None:
+        """Lines ``[first_line, stop_line)`` (None if any is missing); drops older lines."""
+        while self._parts and self._parts[0][0] + self._parts[0][1].shape[0] <= first_line:
+            self._parts.popleft()
+        pieces, line = [], first_line
+        for start, lines in self._parts:
+            if start > line or line >= stop_line:
+                break
+            end = min(stop_line, start + lines.shape[0])
+            if end > line:
+                pieces.append(lines[line - start:end - start])
+                line = end
+        if line != stop_line:
+            return None
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def clear(self) -> None:
+        """Forget every line."""
+        self._parts.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """How frames become defects (see :class:`~edgeinspect.config.RunConfig` for the meanings)."""
+
+    overlap_px: int = 32
+    scale: float = 1.0
+    batch_size: int = 4
+    threshold: float = 0.5
+    context_px: int = 16
+    max_band_lines: int = 8192
+
+
+class Pipeline:
+    """Frames in (one thread), defect records out: tile → infer → stitch → track → area → sinks.
+
+    Args:
+        engine: an open engine: ``tile_hw`` and ``infer((N,1,H,W) uint8|float32) -> {"prob": ...}``.
+        area: the area estimator of the web.
+        sinks: where defect records (and overlays) go.
+        settings: tiling, batching, threshold, tracker settings.
+        pred_masks: writer for predicted masks, or None.
+        truth_masks: writer for true masks (frames that carry one), or None.
+        timer: stage timer to add to.
+        keep_images: keep web image lines for overlay crops.
+    """
+
+    def __init__(self, engine: Any, area: AreaEstimator, sinks: DefectSinks, *,
+                 settings: PipelineSettings = PipelineSettings(), pred_masks: MaskWriter | None = None,
+                 truth_masks: MaskWriter | None = None, timer: StageTimer | None = None,
+                 keep_images: bool = True) -> None:
+        self.engine = engine
+        self.area = area
+        self.sinks = sinks
+        self.settings = settings
+        self.pred_masks = pred_masks
+        self.truth_masks = truth_masks
+        self.timer = timer or StageTimer()
+        self.tiler = Tiler(tuple(engine.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)
+        self.stitcher = Stitcher(area.width_px, scale=settings.scale)
+        self.tracker = DefectTracker(threshold=settings.threshold, context_px=settings.context_px,
+                                     max_band_lines=settings.max_band_lines)
+        self.images = LineRing() if keep_images else None
+        self.segments: list[tuple[int, int]] = []  # inspected [first, stop) line ranges
+        self.frames = 0
+        self.lines = 0
+        self._pending: list[Tile] = []
+        self._next_line: int | None = None
+
+    def process(self, frame: Any) -> None:
+        """Inspect one frame (``lines``, ``first_line``, ``bit_depth``, optional ``truth_mask``)."""
+        lines = frame.lines
+        n = int(lines.shape[0])
+        if lines.shape[1] != self.area.width_px:
+            raise EdgeInspectError(
+                f"frame {frame.frame_id} is {lines.shape[1]} px wide, the run started at {self.area.width_px} px"
+            )
+        if self._next_line is not None and frame.first_line != self._next_line:
+            self.end_segment()
+        if self._next_line is None:
+            self.stitcher.start(frame.first_line)
+            self.segments.append((frame.first_line, frame.first_line))
+        self._next_line = frame.first_line + n
+        self.segments[-1] = (self.segments[-1][0], self._next_line)
+        self.frames += 1
+        self.lines += n
+        with self.timer("tile"):
+            if self.images is not None:
+                self.images.append(frame.first_line, display_lines(lines, frame.bit_depth))
+            tiles = self.tiler.push(lines, bit_depth=frame.bit_depth)
+        if self.truth_masks is not None and getattr(frame, "truth_mask", None) is not None:
+            with self.timer("sinks"):
+                self.truth_masks.add(frame.first_line, frame.truth_mask)
+        self._pending += tiles
+        while len(self._pending) >= self.settings.batch_size:
+            batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
+            self._run_batch(batch)
+
+    def end_segment(self) -> None:
+        """Flush tiles, stitcher and tracker at a gap or the end of the run."""
+        if self._next_line is None:
+            return
+        with self.timer("tile"):
+            self._pending += self.tiler.flush()
+        while self._pending:
+            batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
+            self._run_batch(batch)
+        with self.timer("track"):
+            blobs = self.tracker.flush()
+        self._emit(blobs)
+        if self.images is not None:
+            self.images.clear()
+        self._next_line = None
+
+    def _run_batch(self, tiles: list[Tile]) -> None:
+        with self.timer("tile"):
+            batch = np.stack([t.pixels for t in tiles])[:, None]
+        with self.timer("infer"):
+            prob = self.engine.infer(batch)["prob"]
+        for tile, tile_prob in zip(tiles, prob[:, 0]):
+            with self.timer("stitch"):
+                strips = self.stitcher.add(tile.placement, tile_prob)
+            for strip in strips:
+                image = None
+                if self.images is not None:
+                    image = self.images.take(strip.first_line, strip.stop_line)
+                with self.timer("track"):
+                    blobs = self.tracker.push(strip, image)
+                if self.pred_masks is not None:
+                    with self.timer("sinks"):
+                        self.pred_masks.add(strip.first_line, strip.prob >= self.settings.threshold)
+                self._emit(blobs)
+
+    def _emit(self, blobs: list) -> None:
+        for blob in blobs:
+            with self.timer("track"):
+                defect = self.area.defect(blob, self.sinks.count + 1)
+            with self.timer("sinks"):
+                self.sinks.write(defect, blob)
+
+
+def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstimator) -> list[TruthDefect] | None:
+    """True defects touching the inspected lines, from sources with ``truth_defects(first, stop)``.
+
+    Returns:
+        One :class:`TruthDefect` per defect id (``inside`` when one segment holds it whole),
+        or None when the source does not know its truth.
+    """
+    if not hasattr(source, "truth_defects"):
+        return None
+    found: dict[int, Any] = {}
+    for first, stop in segments:
+        if stop > first:
+            for truth in source.truth_defects(first, stop):
+                found.setdefault(int(truth.id), truth)
+    records = []
+    for truth in sorted(found.values(), key=lambda t: (t.bbox[1], t.bbox[0], t.id)):
+        y0, y1 = truth.bbox[1], truth.bbox[3]
+        inside = any(first <= y0 and y1 <= stop for first, stop in segments)
+        records.append(area.truth(truth.id, truth.kind, tuple(truth.bbox), area_px=truth.area_px, inside=inside))
+    return records
+
+
+def _check_out_dir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise EdgeInspectError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any((out / name).exists() for name in ("summary.json", "defects.jsonl")):
+        raise EdgeInspectError(f"{out}: already holds a run; choose another --out")
+    return out
+
+
+def open_configured_source(config: RunConfig) -> Any:
+    """The frame source ``config`` names, with the camera YAML and CLI options applied (not opened)."""
+    from edgeinspect import acquire
+
+    options = dict(config.source_options)
+    if config.camera_config is not None:
+        options["camera"] = config.camera_config
+    return acquire.open_source(config.camera, **options)
+
+
+def open_configured_engine(config: RunConfig) -> Any:
+    """The engine ``config`` names (the bundled model when none), not opened."""
+    from edgeinspect import backends
+
+    path = config.engine
+    if path is None:
+        path = bundled_engine_dir()
+    return backends.load(path, threads=config.engine_threads)
+
+
+def bundled_engine_dir() -> Path:
+    """The engine shipped with edgeinspect (no torch needed to run it).
+
+    Looks for ``edgeinspect.assets.default_engine_dir()``, else an engine folder (with
+    ``manifest.json``) or a ``.onnx`` file in the assets folder.
+
+    Raises:
+        EdgeInspectError: none in this install; the message says how to build one.
+    """
+    try:
+        from edgeinspect import assets
+    except ImportError:
+        assets = None
+    finder = getattr(assets, "default_engine_dir", None)
+    if finder is not None:
+        return Path(finder())
+    folder = Path(getattr(assets, "ASSETS_DIR", Path(__file__).resolve().parent.parent / "assets"))
+    candidates = sorted(p.parent for p in folder.glob("*/manifest.json")) + sorted(folder.glob("*.onnx"))
+    if candidates:
+        return candidates[0]
+    raise EdgeInspectError(
+        "no bundled engine in this install: build one with `edgeinspect build default --out engines/lite` "
+        "and pass --engine engines/lite"
+    )
+
+
+def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
+                   progress: Callable[[RunProgress], None] | None = None,
+                   stop_event: threading.Event | None = None, handle_signals: bool = True) -> RunSummary:
+    """Run the streaming inspection until the source ends, a limit is reached or a signal arrives.
+
+    Args:
+        config: the run settings (source, calibration, engine, out, limits, tiling ...).
+        engine: an engine object to use instead of ``config.engine`` (unopened or open; it is
+            opened and closed here), e.g. a test double.
+        source: a frame source to use instead of ``config.camera`` (opened and closed here).
+        progress: called with a :class:`RunProgress` about 4 times a second (main thread).
+        stop_event: set it to stop the run as SIGINT would (``stop_reason`` ``"stopped"``).
+        handle_signals: install SIGINT/SIGTERM handlers (main thread only).
+
+    Returns:
+        The :class:`RunSummary` also written to ``<out>/summary.json``.
+
+    Raises:
+        EdgeInspectError: bad calibration/engine/source/out folder, or the source failed (the
+            summary is still written when the run had started).
+    """
+    calib_path = Path(config.calib) if config.calib is not None else default_calibration_path()
+    calibration = load_calibration(calib_path)
+    out = _check_out_dir(Path(config.out) if config.out is not None else default_out_dir())
+    stop = stop_event or threading.Event()
+    signal_state: dict[str, str | None] = {"reason": None}
+    result: dict[str, RunSummary] = {}
+
+    with contextlib.ExitStack() as stack:
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            _install_signal_handlers(stack, stop, signal_state)  # first: a signal while opening stops cleanly too
+        engine_obj = engine if engine is not None else open_configured_engine(config)
+        if hasattr(engine_obj, "__enter__"):
+            stack.enter_context(engine_obj)
+        source_obj = source if source is not None else open_configured_source(config)
+        stack.enter_context(source_obj)
+        area = AreaEstimator(calibration, int(source_obj.width))
+        settings = PipelineSettings(
+            overlap_px=config.overlap_px, scale=config.scale, batch_size=config.batch_size,
+            threshold=config.threshold, context_px=config.context_px, max_band_lines=config.max_band_lines,
+        )
+        Tiler(tuple(engine_obj.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)  # check geometry early
+
+        block = not is_live(source_obj)
+        # an unpaced sim/replay waits for room: a short queue is enough and keeps the drain at the end short
+        queue_size = min(config.queue_size, UNPACED_QUEUE_SIZE) if block else config.queue_size
+        acquisition = AcquisitionThread(source_obj, DropQueue(queue_size), stop=stop, lines=config.lines,
+                                        duration_s=config.duration_s, block=block)
+        sinks = DefectSinks(out, overlays=config.overlays)
+        pipeline = Pipeline(engine_obj, area, sinks, settings=settings, keep_images=config.overlays)
+        report = _SummaryWriter(config, calib_path, out, engine_obj, acquisition, pipeline, signal_state, result)
+        stack.push(report)  # runs last: after the thread is joined and every sink is closed
+        stack.enter_context(sinks)
+        if config.mask_png_every_lines:
+            pipeline.pred_masks = stack.enter_context(MaskWriter(out / "masks" / "pred", config.mask_png_every_lines))
+            pipeline.truth_masks = stack.enter_context(MaskWriter(out / "masks" / "truth", config.mask_png_every_lines))
+
+        report.start()
+        acquisition.start()
+        stack.callback(acquisition.stop_and_join)
+        last_progress = 0.0
+        while True:
+            try:
+                frame = acquisition.queue.get(timeout_s=0.05)
+            except queue.Empty:
+                if acquisition.done.is_set() and acquisition.queue.empty():
+                    break
+                continue
+            pipeline.process(frame)
+            now = time.perf_counter()
+            if progress is not None and now - last_progress >= PROGRESS_EVERY_S:
+                last_progress = now
+                progress(report.progress())
+        pipeline.end_segment()
+        if acquisition.error is None:
+            truths = collect_truth(source_obj, pipeline.segments, area)
+            if truths is not None:
+                with pipeline.timer("sinks"):
+                    write_truth(out / "truth.jsonl", truths)
+        if progress is not None:
+            progress(report.progress())
+
+    error = acquisition.error
+    if error is not None:
+        if isinstance(error, EdgeInspectError):
+            raise error
+        raise EdgeInspectError(f"acquisition failed: {type(error).__name__}: {error}") from error
+    return result["summary"]
+
+
+class _SummaryWriter:
+    """Live progress and the final ``summary.json`` of one run (an ExitStack exit callback)."""
+
+    def __init__(self, config: RunConfig, calib_path: Path, out: Path, engine: Any,
+                 acquisition: AcquisitionThread, pipeline: Pipeline, signal_state: dict, result: dict) -> None:
+        self.config, self.calib_path, self.out = config, calib_path, out
+        self.engine, self.acquisition, self.pipeline = engine, acquisition, pipeline
+        self.signal_state, self.result = signal_state, result
+        self.started_at = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        self.t0 = time.perf_counter()
+
+    def start(self) -> None:
+        """The run's clock starts now."""
+        self.t0 = time.perf_counter()
+
+    def progress(self) -> RunProgress:
+        """What the live display shows now."""
+        a, p, q = self.acquisition, self.pipeline, self.acquisition.queue
+        wall = time.perf_counter() - self.t0
+        return RunProgress(
+            frames=a.frames, lines=a.lines_acquired, frames_dropped=q.frames_dropped, lines_dropped=q.lines_dropped,
+            defects=p.sinks.count, rejects=p.sinks.rejects, wall_time_s=wall,
+            lines_per_s=p.lines / wall if wall > 0 else 0.0,
+            mpx_per_s=p.lines * p.area.width_px / wall / 1e6 if wall > 0 else 0.0,
+        )
+
+    def _stop_reason(self, failed: bool) -> str:
+        a = self.acquisition
+        if a.error is not None or failed:
+            return "error"
+        return self.signal_state["reason"] or a.reason or ("stopped" if a.stop.is_set() else "source_end")
+
+    def __call__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        a, p, q, engine = self.acquisition, self.pipeline, self.acquisition.queue, self.engine
+        timer = p.timer
+        timer.seconds["acquire"] = a.acquire_s
+        wall = time.perf_counter() - self.t0
+        width = p.area.width_px
+        manifest = getattr(engine, "manifest", None)
+        calibration = p.area.calibration
+        summary = RunSummary(
+            source=str(getattr(a.source, "name", self.config.camera)),
+            engine_dir=str(getattr(engine, "path", type(engine).__name__)),
+            backend=getattr(engine, "backend", None),
+            precision=getattr(manifest, "precision", None),
+            calibration=str(self.calib_path),
+            reject_area_mm2=calibration.reject_area_mm2,
+            significant_area_mm2=calibration.significant_area_mm2,
+            out_dir=str(self.out),
+            width_px=width,
+            frames=a.frames,
+            lines=a.lines_acquired,
+            frames_inspected=p.frames,
+            lines_inspected=p.lines,
+            frames_dropped=q.frames_dropped,
+            lines_dropped=q.lines_dropped,
+            defects=p.sinks.count,
+            rejects=p.sinks.rejects,
+            wall_time_s=round(wall, 4),
+            lines_per_s=round(p.lines / wall, 2) if wall > 0 else 0.0,
+            mpx_per_s=round(p.lines * width / wall / 1e6, 4) if wall > 0 else 0.0,
+            stage_s={k: round(v, 4) for k, v in timer.seconds.items()},
+            stage_share={k: round(v, 4) for k, v in timer.shares().items()},
+            stop_reason=self._stop_reason(exc is not None),
+            tile_hw=(p.tiler.tile_h, p.tiler.tile_w),
+            overlap_px=p.settings.overlap_px,
+            scale=p.settings.scale,
+            batch_size=p.settings.batch_size,
+            threshold=p.settings.threshold,
+            queue_size=q.maxsize,
+            queue_policy="block" if a.block else "drop",
+            started_at=self.started_at,
+        )
+        write_summary(self.out / "summary.json", summary)
+        self.result["summary"] = summary
+        return False
+
+
+def _install_signal_handlers(stack: contextlib.ExitStack, stop: threading.Event, state: dict) -> None:
+    """First SIGINT/SIGTERM: stop cleanly; the handlers are restored then, so a second one acts as usual."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        state["reason"] = state["reason"] or name
+        log.warning("%s received: stopping acquisition, inspecting queued frames, writing summary.json", name)
+        stop.set()
+        restore()
+
+    for sig in signals:
+        signal.signal(sig, on_signal)
+    stack.callback(restore)

@@ -1,0 +1,182 @@
+"""Score a finished run folder against its truth (``edgeinspect eval --run DIR``).
+
+Inputs (written by :func:`edgeinspect.stream.runner.run_inspection`): ``defects.jsonl`` (found),
+``truth.jsonl`` (sources that know their truth, e.g. sim), ``summary.json`` (the calibration's
+area thresholds) and, when the run saved them, ``masks/pred/*.png`` + ``masks/truth/*.png``.
+
+Defect matching works on the records (boxes and calibrated areas), so it needs no mask files:
+
+- a true defect is **found** when the box of a found defect overlaps its box;
+- a found defect is **false** when its box overlaps no true defect's box;
+- the **estimated area** of a true defect: each found defect's ``area_mm2`` is shared among the
+  true defects its box overlaps, in proportion to the overlapping box area (the rule of
+  :func:`edgeinspect.metrics.match_defects`, on boxes);
+- **area within tolerance**: of the true defects with ``area_mm2 >= significant_area_mm2`` lying
+  wholly in inspected lines, the share whose estimated area is within ±20 % of the true area
+  (a missed one counts as outside).
+
+Pixel scores (mIoU, mPA, Dice ...) over the web come from :func:`edgeinspect.metrics.segmentation_scores`
+on the saved mask PNGs; without them the ``mask`` key is left out.
+
+Example:
+    >>> score = score_run(Path("runs/demo"))
+    >>> score["recall"], score["precision"], score["area"]["share_within_tol"], score.get("mask", {}).get("mIoU")
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinspect.errors import DataError
+from edgeinspect.stream.area import AREA_TOLERANCE
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(f"{path}: not found; is this a run folder written by `edgeinspect run`?")
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise DataError(f"{path}: line {number} is not JSON; the file is damaged") from None
+    return records
+
+
+def box_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` int64 overlapping area of boxes ``(x0, y0, x1, y1)`` (exclusive ends)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.int64)
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    return np.clip(w, 0, None).astype(np.int64) * np.clip(h, 0, None).astype(np.int64)
+
+
+def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2: float,
+                  tolerance: float = AREA_TOLERANCE) -> dict[str, Any]:
+    """Recall, precision and area accuracy of defect records against true defects.
+
+    Args:
+        found: ``defects.jsonl`` records (``bbox_px``, ``area_mm2``).
+        truth: ``truth.jsonl`` records (``bbox_px``, ``area_mm2``, ``inside``).
+        significant_area_mm2: true defects this large (mm²) count in the area score.
+        tolerance: allowed relative area error.
+
+    Returns:
+        ``truth``, ``found``, ``recall``, ``predicted``, ``false``, ``precision``,
+        ``truth_significant``, ``recall_significant`` and ``area`` → ``scored``, ``within_tol``,
+        ``share_within_tol``, ``abs_error_p50``, ``abs_error_max`` (relative). Ratios with an empty
+        denominator are 1.0 (nothing to find / nothing found wrongly), as in :mod:`edgeinspect.metrics`.
+    """
+    pred_boxes = np.array([r["bbox_px"] for r in found], np.int64).reshape(-1, 4)
+    true_boxes = np.array([r["bbox_px"] for r in truth], np.int64).reshape(-1, 4)
+    pred_area = np.array([r["area_mm2"] for r in found], np.float64)
+    true_area = np.array([r["area_mm2"] for r in truth], np.float64)
+    inside = np.array([r.get("inside", True) for r in truth], bool)
+    overlap = box_overlaps(true_boxes, pred_boxes)  # (T, P)
+    is_found = overlap.sum(axis=1) > 0
+    is_false = overlap.sum(axis=0) == 0
+    per_pred = overlap.sum(axis=0)
+    share = np.divide(overlap, per_pred[None, :], out=np.zeros(overlap.shape, np.float64), where=per_pred[None, :] > 0)
+    estimated = share @ pred_area if len(found) else np.zeros(len(truth))
+    significant = true_area >= significant_area_mm2
+    scored = significant & inside
+    rel_error = np.divide(estimated - true_area, true_area, out=np.full(len(truth), -1.0), where=true_area > 0)
+    within = is_found & (np.abs(rel_error) <= tolerance * (1 + 1e-12))
+
+    def ratio(num: int, den: int) -> float:
+        return float(num / den) if den else 1.0
+
+    abs_errors = np.abs(rel_error[scored])
+    return {
+        "truth": int(len(truth)),
+        "found": int(is_found.sum()),
+        "recall": ratio(int(is_found.sum()), len(truth)),
+        "truth_significant": int(significant.sum()),
+        "recall_significant": ratio(int((is_found & significant).sum()), int(significant.sum())),
+        "predicted": int(len(found)),
+        "false": int(is_false.sum()),
+        "precision": ratio(int((~is_false).sum()), len(found)),
+        "area": {
+            "significant_area_mm2": significant_area_mm2,
+            "tolerance": tolerance,
+            "scored": int(scored.sum()),
+            "within_tol": int((within & scored).sum()),
+            "share_within_tol": ratio(int((within & scored).sum()), int(scored.sum())),
+            "abs_error_p50": float(np.median(abs_errors)) if abs_errors.size else None,
+            "abs_error_max": float(abs_errors.max()) if abs_errors.size else None,
+        },
+    }
+
+
+def mask_pairs(run_dir: Path) -> list[tuple[Path, Path]]:
+    """``(pred, truth)`` PNG pairs of a run's saved masks (same name = same web lines)."""
+    pred_dir, truth_dir = run_dir / "masks" / "pred", run_dir / "masks" / "truth"
+    if not pred_dir.is_dir() or not truth_dir.is_dir():
+        return []
+    return [(p, truth_dir / p.name) for p in sorted(pred_dir.glob("*.png")) if (truth_dir / p.name).is_file()]
+
+
+def score_masks(pairs: list[tuple[Path, Path]]) -> dict[str, float]:
+    """Pixel scores over the saved web masks (mPA, mIoU, mIoU80 per file, Dice, IoU, pixel accuracy)."""
+    from edgeinspect.data.imageio import read_mask
+    from edgeinspect.metrics import segmentation_scores
+
+    def arrays():
+        for pred_path, truth_path in pairs:
+            pred, truth = read_mask(pred_path), read_mask(truth_path)
+            if pred.shape != truth.shape:
+                raise DataError(f"{pred_path}: shape {pred.shape} differs from {truth_path} {truth.shape}")
+            yield pred, truth
+
+    scores = segmentation_scores(arrays())
+    scores["files"] = scores.pop("images")
+    return scores
+
+
+def score_run(run_dir: Path, *, tolerance: float = AREA_TOLERANCE) -> dict[str, Any]:
+    """Score a run folder against its ``truth.jsonl`` (see the module docstring).
+
+    Args:
+        run_dir: folder written by ``edgeinspect run``.
+        tolerance: allowed relative area error (0.2 = 20 %).
+
+    Returns:
+        :func:`score_records` keys, plus ``run``, ``lines_inspected``, ``frames_dropped`` and
+        ``mask`` (pixel scores) when the run saved masks.
+
+    Raises:
+        DataError: not a run folder, no ``truth.jsonl`` (the source did not know its truth), or a
+            damaged file.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: run folder not found")
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise DataError(f"{summary_path}: not found; the run did not finish (or this is not a run folder)")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raise DataError(f"{summary_path}: not JSON; the file is damaged") from None
+    if not (run_dir / "truth.jsonl").is_file():
+        raise DataError(f"{run_dir / 'truth.jsonl'}: not found; only runs of sources that know their truth "
+                        f"(sim) can be scored")
+    truth = _read_jsonl(run_dir / "truth.jsonl")
+    found = _read_jsonl(run_dir / "defects.jsonl")
+    result: dict[str, Any] = {
+        "run": str(run_dir),
+        "lines_inspected": summary.get("lines_inspected"),
+        "frames_dropped": summary.get("frames_dropped"),
+    }
+    result |= score_records(found, truth, significant_area_mm2=float(summary.get("significant_area_mm2", 0.0)),
+                            tolerance=tolerance)
+    pairs = mask_pairs(run_dir)
+    if pairs:
+        result["mask"] = score_masks(pairs)
+    return result

@@ -1,0 +1,223 @@
+"""Where a run's results go: defect records, mask PNGs, overlay crops, truth and summary files.
+
+Layout of a run folder::
+
+    defects.jsonl           one Defect per line, flushed per defect
+    defects.csv             the same, DEFECT_CSV_COLUMNS, flushed per defect
+    overlays/defect_000001.png   web crop around each defect with its contour in red
+    masks/pred/<first_line:09d>.png   predicted mask, 0/255, every N lines (off by default)
+    masks/truth/<first_line:09d>.png  true mask of the same lines (sources that know it)
+    truth.jsonl             true defects touching the inspected lines (sources that know them)
+    summary.json            RunSummary, written last
+
+Every sink is a context manager whose ``close()`` is idempotent; the runner enters them all in
+one ``contextlib.ExitStack``.
+
+Example:
+    >>> with DefectSinks(Path("runs/x")) as sinks:
+    ...     sinks.write(defect, blob)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgeinspect.errors import EdgeInspectError
+from edgeinspect.stream.records import (
+    DEFECT_CSV_COLUMNS, Blob, Defect, RunSummary, TruthDefect, defect_csv_row,
+)
+
+#: Overlay contour colour (BGR): red.
+CONTOUR_BGR = (0, 0, 255)
+
+
+def _mkdir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EdgeInspectError(f"{path}: cannot create output folder ({error.strerror or error}); choose another --out") from None
+    return path
+
+
+def write_png(path: Path, image: np.ndarray, *, compression: int = 3) -> None:
+    """Write a PNG (any path characters), or EdgeInspectError naming the file.
+
+    Args:
+        path: the file.
+        image: ``(H, W)`` or ``(H, W, 3)`` uint8.
+        compression: zlib level 0..9 (1 is fast; OpenCV's default is 3).
+    """
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise EdgeInspectError(f"{path}: cannot encode PNG")
+    try:
+        data.tofile(str(path))
+    except OSError as error:
+        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def display_lines(lines: np.ndarray, bit_depth: int) -> np.ndarray:
+    """``(H, W)`` uint8 for display: 8-bit as is, else the top 8 of ``bit_depth`` bits."""
+    if lines.dtype == np.uint8:
+        return lines
+    return (lines >> max(0, bit_depth - 8)).clip(0, 255).astype(np.uint8)
+
+
+def overlay_image(blob: Blob, *, min_side_px: int = 64) -> np.ndarray:
+    """``(h, w, 3)`` uint8 BGR: the web crop around a defect with its contour drawn in red.
+
+    Small crops are enlarged (nearest neighbour, integer factor up to 8) so their short side
+    reaches about ``min_side_px``.
+    """
+    x0, y0, x1, y1 = blob.bbox_px
+    if blob.image is None:
+        crop = np.where(blob.mask, 255, 0).astype(np.uint8)
+        ox, oy = 0, 0
+    else:
+        crop = blob.image
+        ox, oy = x0 - blob.image_origin[0], y0 - blob.image_origin[1]
+    full = np.zeros(crop.shape, np.uint8)
+    full[oy:oy + blob.mask.shape[0], ox:ox + blob.mask.shape[1]] = blob.mask
+    factor = int(max(1, min(8, min_side_px // max(1, min(crop.shape)))))
+    if factor > 1:
+        crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+        full = cv2.resize(full, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+    colour = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    contours, _ = cv2.findContours(full, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(colour, contours, -1, CONTOUR_BGR, 1)
+    return colour
+
+
+class DefectSinks:
+    """``defects.jsonl`` + ``defects.csv`` (+ overlay PNGs), each record flushed as it is written.
+
+    Args:
+        out_dir: the run folder (created).
+        overlays: write ``overlays/defect_<id>.png`` per defect.
+    """
+
+    def __init__(self, out_dir: Path, *, overlays: bool = True) -> None:
+        self.out_dir = _mkdir(Path(out_dir))
+        self.jsonl_path = self.out_dir / "defects.jsonl"
+        self.csv_path = self.out_dir / "defects.csv"
+        self.overlay_dir = _mkdir(self.out_dir / "overlays") if overlays else None
+        self._jsonl = open(self.jsonl_path, "w", encoding="utf-8")
+        self._csv_file = open(self.csv_path, "w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(DEFECT_CSV_COLUMNS)
+        self._csv_file.flush()
+        self.count = 0
+        self.rejects = 0
+        self._closed = False
+
+    def write(self, defect: Defect, blob: Blob | None = None) -> None:
+        """Append one defect to both files and flush them (and write its overlay)."""
+        self._jsonl.write(json.dumps(defect.to_json()) + "\n")
+        self._jsonl.flush()
+        self._csv.writerow(defect_csv_row(defect))
+        self._csv_file.flush()
+        self.count += 1
+        self.rejects += defect.verdict == "reject"
+        if self.overlay_dir is not None and blob is not None:
+            write_png(self.overlay_dir / f"defect_{defect.id:06d}.png", overlay_image(blob), compression=1)
+
+    def close(self) -> None:
+        """Close both files (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._jsonl.close()
+        self._csv_file.close()
+
+    def __enter__(self) -> DefectSinks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MaskWriter:
+    """Web masks as PNG files of up to ``every_lines`` lines, cut at multiples of ``every_lines``.
+
+    A file holds consecutive lines only: a gap (dropped frames) ends the current file early, so
+    predicted and true masks of the same lines always have the same name and shape.
+    ``<folder>/<first_line:09d>.png``, uint8 0/255.
+
+    Args:
+        folder: where the PNGs go (created).
+        every_lines: lines per file (> 0).
+    """
+
+    def __init__(self, folder: Path, every_lines: int) -> None:
+        if every_lines <= 0:
+            raise ValueError(f"every_lines must be > 0, got {every_lines}")
+        self.folder = _mkdir(Path(folder))
+        self.every_lines = int(every_lines)
+        self._first: int | None = None
+        self._parts: list[np.ndarray] = []
+        self._lines = 0
+        self.files: list[Path] = []
+        self._closed = False
+
+    def add(self, first_line: int, mask: np.ndarray) -> None:
+        """Add the mask of lines ``[first_line, first_line + len(mask))``: ``(n, W)`` bool."""
+        if self._first is not None and first_line != self._first + self._lines:
+            self._write()
+        start = 0
+        while start < mask.shape[0]:
+            line = first_line + start
+            if self._first is None:
+                self._first = line
+            boundary = (line // self.every_lines + 1) * self.every_lines
+            take = min(mask.shape[0] - start, boundary - line)
+            self._parts.append(mask[start:start + take])
+            self._lines += take
+            start += take
+            if line + take == boundary:
+                self._write()
+
+    def _write(self) -> None:
+        if self._first is not None and self._parts:
+            image = np.concatenate(self._parts).astype(np.uint8) * 255
+            path = self.folder / f"{self._first:09d}.png"
+            write_png(path, image)
+            self.files.append(path)
+        self._first, self._parts, self._lines = None, [], 0
+
+    def close(self) -> None:
+        """Write the last, partial file (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._write()
+
+    def __enter__(self) -> MaskWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_truth(path: Path, truths: list[TruthDefect]) -> None:
+    """``truth.jsonl``: one true defect per line."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for truth in truths:
+            handle.write(json.dumps(truth.to_json()) + "\n")
+
+
+def write_summary(path: Path, summary: RunSummary) -> None:
+    """``summary.json`` (atomic)."""
+    write_json(path, summary.to_json())

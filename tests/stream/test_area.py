@@ -1,0 +1,102 @@
+"""Calibration YAML and AreaEstimator: hand-computed areas (scalar and per-column polynomial), errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeinspect.errors import ConfigError
+from edgeinspect.stream.area import AreaEstimator, load_calibration
+from edgeinspect.stream.records import Blob
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str, name: str = "cam.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_default_calibration_is_the_synthetic_web(tmp_path):
+    calib = load_calibration(REPO / "calib" / "default.yaml")
+    assert calib.mm_per_px_poly == (0.1,) and calib.mm_per_line == 0.1
+    area = AreaEstimator(calib, width_px=64)
+    assert area.area_mm2(np.ones((3, 2), bool), x0=10) == pytest.approx(6 * 0.1 * 0.1)
+
+
+def test_polynomial_columns_and_encoder_pitch_hand_computed(tmp_path):
+    path = write(tmp_path, """
+mm_per_px_poly: [0.1, 0.001]     # column c is 0.1 + 0.001 c mm wide
+encoder_pitch_mm: 0.05
+pulses_per_line: 4               # 0.2 mm per line
+reject_area_mm2: 0.1
+significant_area_mm2: 0.01
+""")
+    calib = load_calibration(path)
+    assert calib.mm_per_line == pytest.approx(0.2)
+    area = AreaEstimator(calib, width_px=100)
+    # a 2-line × 3-column block at columns 10..12: 2 × 0.2 × (0.110 + 0.111 + 0.112)
+    assert area.area_mm2(np.ones((2, 3), bool), x0=10) == pytest.approx(0.1332)
+    # an L: column 10 has 2 pixels, 11 and 12 one each: 0.2 × (2×0.110 + 0.111 + 0.112)
+    ell = np.array([[1, 1, 1], [1, 0, 0]], bool)
+    assert area.area_mm2(ell, x0=10) == pytest.approx(0.0886)
+
+    blob = Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=np.array([[0.9, 0.7, 0.6], [0.8, 0.1, 0.2]], np.float32))
+    defect = area.defect(blob, 7)
+    # column edges: x mm = 0.1 x + 0.001 x (x - 1) / 2 → 1.045 at 10, 1.378 at 13
+    assert defect.bbox_mm == pytest.approx((1.045, 10.0, 1.378, 10.4))
+    assert defect.width_mm == pytest.approx(0.333) and defect.length_mm == pytest.approx(0.4)
+    assert defect.area_px == 4 and defect.area_mm2 == pytest.approx(0.0886)
+    assert defect.area_mm2_min == pytest.approx(0.0886 * 0.8) and defect.area_mm2_max == pytest.approx(0.0886 * 1.2)
+    assert defect.max_prob == pytest.approx(0.9) and defect.mean_prob == pytest.approx((0.9 + 0.7 + 0.6 + 0.8) / 4)
+    assert defect.verdict == "accept" and defect.first_line == 50 and defect.last_line == 51
+    assert defect.kind is None and defect.id == 7
+
+
+def test_web_speed_over_line_rate_and_verdict(tmp_path):
+    path = write(tmp_path, """
+mm_per_px: 0.05
+web_speed_mm_s: 2000
+line_rate_hz: 20000
+reject_area_mm2: 0.5
+significant_area_mm2: 0.1
+""")
+    area = AreaEstimator(load_calibration(path), width_px=10)
+    assert area.mm_per_line == pytest.approx(0.1)
+    assert area.verdict(0.5) == "reject" and area.verdict(0.49) == "accept"
+    # truth without a mask: area_px × mean column width × pitch
+    truth = area.truth(3, "crack", (0, 0, 4, 10), area_px=20)
+    assert truth.area_mm2 == pytest.approx(20 * 0.05 * 0.1)
+
+
+BAD = [
+    ("mm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\n", "missing key 'mm_per_px'"),
+    ("mm_per_px: -0.1\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\n", "key 'mm_per_px' must be > 0"),
+    ("mm_per_px: 0.1\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\nmm_per_pixel: 3\n",
+     "unknown key 'mm_per_pixel'"),
+    ("mm_per_px: 0.1\nmm_per_line: 0.1\nsignificant_area_mm2: 0.2\n", "missing key 'reject_area_mm2'"),
+    ("mm_per_px: 0.1\nmm_per_line: 0.1\nweb_speed_mm_s: 5\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\n",
+     "exclude each other"),
+    ("mm_per_px: 0.1\nmm_per_line: x\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\n", "key 'mm_per_line' must be a number"),
+    ("mm_per_px_poly: [0.1, -0.01]\nwidth_px: 100\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\n",
+     "key 'mm_per_px_poly' gives a width <= 0 at column 10"),
+    ("- a\n- b\n", "must be a mapping"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD)
+def test_bad_calibration_is_one_line_naming_file_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_calibration(path)
+    text = str(info.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_calibration_for_another_width_is_refused(tmp_path):
+    path = write(tmp_path, "mm_per_px: 0.1\nwidth_px: 4096\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0\n")
+    with pytest.raises(ConfigError, match="key 'width_px' is 4096 but the camera delivers 2048 px"):
+        AreaEstimator(load_calibration(path), width_px=2048)

@@ -1,0 +1,155 @@
+"""The streaming run: one record per defect across seams and frames, counted drops, summary, truth."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeinspect.acquire import Frame, open_source
+from edgeinspect.config import RunConfig
+from edgeinspect.stream.area import AreaEstimator, Calibration
+from edgeinspect.stream.runner import Pipeline, PipelineSettings, run_inspection
+from edgeinspect.stream.sinks import DefectSinks
+
+CALIB = Calibration(path=None, mm_per_px_poly=(0.1,), mm_per_line=0.1, reject_area_mm2=1.0,
+                    significant_area_mm2=0.25)
+
+
+def frames_of(web: np.ndarray, lines_per_frame: int, first_line: int = 0):
+    for k, start in enumerate(range(0, web.shape[0], lines_per_frame)):
+        yield Frame(lines=web[start:start + lines_per_frame], first_line=first_line + start,
+                    timestamp_ns=0, frame_id=k, bit_depth=8)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_defect_across_tile_seams_and_frames_is_one_record(tmp_path, identity_engine):
+    web = np.zeros((400, 300), np.uint8)
+    web[50:170, 100:140] = 255   # crosses frame boundaries (64, 128), tile seams across and along
+    web[300:305, 10:12] = 255    # a second, small defect
+    with DefectSinks(tmp_path, overlays=True) as sinks:
+        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 300), sinks,
+                            settings=PipelineSettings(overlap_px=16, batch_size=5))
+        for frame in frames_of(web, 64, first_line=10_000):
+            pipeline.process(frame)
+        pipeline.end_segment()
+    records = read_jsonl(tmp_path / "defects.jsonl")
+    assert len(records) == 2
+    big, small = records
+    assert big["bbox_px"] == [100, 10_050, 140, 10_170] and big["area_px"] == 120 * 40
+    assert big["area_mm2"] == pytest.approx(120 * 40 * 0.01) and big["verdict"] == "reject"
+    assert big["first_line"] == 10_050 and big["last_line"] == 10_169 and not big["truncated"]
+    assert small["bbox_px"] == [10, 10_300, 12, 10_305] and small["verdict"] == "accept"
+    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["defect_000001.png", "defect_000002.png"]
+    assert pipeline.segments == [(10_000, 10_400)]
+
+
+def test_twelve_bit_frames_are_scaled_before_the_engine(tmp_path, identity_engine):
+    web = np.full((128, 96), 1000, np.uint16)
+    web[20:40, 10:20] = 4095   # → 255.0 → prob 1.0: a defect
+    web[80:90, 50:60] = 2000   # → 124.5 → prob 0.488 < 0.5: not a defect
+    frames = [Frame(lines=web[s:s + 64], first_line=s, timestamp_ns=0, frame_id=k, bit_depth=12)
+              for k, s in enumerate((0, 64))]
+    with DefectSinks(tmp_path, overlays=True) as sinks:
+        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 96), sinks)
+        for frame in frames:
+            pipeline.process(frame)
+        pipeline.end_segment()
+    records = read_jsonl(tmp_path / "defects.jsonl")
+    assert [r["bbox_px"] for r in records] == [[10, 20, 20, 40]]
+    assert records[0]["max_prob"] == pytest.approx(1.0)
+
+
+def test_gap_in_the_web_ends_the_segment_and_truncates_the_cut_defect(tmp_path, identity_engine):
+    web = np.zeros((256, 128), np.uint8)
+    web[100:200, 20:30] = 255
+    frames = list(frames_of(web, 64))
+    del frames[2]  # lines 128..191 lost (dropped): the defect is seen in two parts
+    with DefectSinks(tmp_path, overlays=False) as sinks:
+        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 128), sinks, keep_images=False)
+        for frame in frames:
+            pipeline.process(frame)
+        pipeline.end_segment()
+    records = read_jsonl(tmp_path / "defects.jsonl")
+    assert [r["bbox_px"] for r in records] == [[20, 100, 30, 128], [20, 192, 30, 200]]
+    assert [r["truncated"] for r in records] == [True, False]
+    assert pipeline.segments == [(0, 128), (192, 256)]
+
+
+def test_sim_run_writes_records_truth_and_summary(tmp_path, dark_onnx):
+    out = tmp_path / "run"
+    config = RunConfig(camera="sim:steel", engine=dark_onnx, out=out, lines=1000, batch_size=8, overlap_px=8,
+                       mask_png_every_lines=512, source_options={"width": 256, "lines_per_frame": 128})
+    progress = []
+    summary = run_inspection(config, progress=progress.append)
+    assert summary.stop_reason == "lines" and summary.queue_policy == "block"
+    assert (summary.lines, summary.lines_inspected, summary.lines_dropped) == (1000, 1000, 0)
+    assert summary.frames == 8 and summary.width_px == 256  # 7 frames of 128 + one cut to 104 lines
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary.to_json()))
+    records = read_jsonl(out / "defects.jsonl")
+    assert summary.defects == len(records) > 0
+    assert [r["id"] for r in records] == list(range(1, len(records) + 1))
+    assert all(0 <= r["bbox_px"][1] < r["bbox_px"][3] <= 1000 for r in records)
+    truth = read_jsonl(out / "truth.jsonl")
+    with open_source("sim:steel", width=256) as sim:
+        assert {t["id"] for t in truth} == {d.id for d in sim.truth_defects(0, 1000)}
+    # a true defect wholly inside [0, 1000) is 'inside', one reaching past line 1000 is not
+    assert all(t["inside"] == (t["bbox_px"][3] <= 1000) for t in truth)
+    assert sorted(p.name for p in (out / "masks" / "pred").iterdir()) == ["000000000.png", "000000512.png"]
+    assert set(summary.stage_share) == {"acquire", "tile", "infer", "stitch", "track", "sinks"}
+    assert sum(summary.stage_share.values()) == pytest.approx(1.0, abs=1e-3)
+    assert progress and progress[-1].lines == 1000 and progress[-1].defects == summary.defects
+
+
+class ThrottledEngineDouble:
+    """Test double: a real engine made deliberately slower than the line rate (sleeps per batch)."""
+
+    def __init__(self, engine, delay_s: float) -> None:
+        self.engine, self.delay_s = engine, delay_s
+        self.tile_hw = engine.tile_hw
+        self.backend = "throttled-double"
+
+    def infer(self, batch):
+        time.sleep(self.delay_s)
+        return self.engine.infer(batch)
+
+
+def test_engine_slower_than_the_line_rate_gives_counted_drops(tmp_path, identity_engine):
+    out = tmp_path / "slow"
+    # 256 px × 64-line frames at 40 000 lines/s: 625 frames/s; the engine needs ≥ 25 ms per batch
+    source = open_source("sim", width=256, lines_per_frame=64, line_rate_hz=40_000)
+    config = RunConfig(out=out, lines=3200, queue_size=2, batch_size=16, overlays=False)
+    summary = run_inspection(config, engine=ThrottledEngineDouble(identity_engine, 0.025), source=source)
+    assert summary.queue_policy == "drop"
+    assert summary.frames_dropped > 0 and summary.lines_dropped == 64 * summary.frames_dropped
+    assert summary.lines == 3200 == summary.lines_inspected + summary.lines_dropped
+    assert summary.frames == summary.frames_inspected + summary.frames_dropped
+    assert json.loads((out / "summary.json").read_text())["frames_dropped"] == summary.frames_dropped
+
+
+def test_stop_event_stops_a_run_cleanly(tmp_path, identity_engine):
+    stop = threading.Event()
+    source = open_source("sim", width=128, lines_per_frame=64, line_rate_hz=20_000)
+    timer = threading.Timer(0.5, stop.set)
+    timer.start()
+    summary = run_inspection(RunConfig(out=tmp_path / "r", overlays=False), engine=identity_engine, source=source,
+                             stop_event=stop, handle_signals=False)
+    timer.cancel()
+    assert summary.stop_reason == "stopped" and summary.lines_inspected > 0
+    assert (tmp_path / "r" / "summary.json").is_file()
+
+
+def test_out_folder_holding_a_run_is_refused(tmp_path, identity_engine):
+    from edgeinspect.errors import EdgeInspectError
+
+    (tmp_path / "summary.json").write_text("{}")
+    with pytest.raises(EdgeInspectError, match="already holds a run"):
+        run_inspection(RunConfig(out=tmp_path, lines=64), engine=identity_engine)

@@ -1,0 +1,49 @@
+"""eval --run scoring: box matching, area shared by overlap, ±20 % on significant defects only."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeinspect.stream.score import score_records
+
+
+def rec(box, area, **extra):
+    return {"bbox_px": list(box), "area_mm2": area, **extra}
+
+
+def test_records_scored_by_box_overlap_and_shared_area():
+    truth = [
+        rec((0, 0, 10, 10), 1.0),                 # found by one record of 1.1 mm²: within 20 %
+        rec((20, 0, 30, 10), 1.0),                # found in two pieces 0.5 + 0.4 = 0.9: within
+        rec((40, 0, 50, 10), 1.0),                # missed
+        rec((60, 0, 62, 2), 0.04),                # too small to score the area (< 0.25 mm²), found
+        rec((80, 0, 90, 10), 1.0, inside=False),  # cut by the run end: found but area not scored
+    ]
+    found = [
+        rec((1, 1, 9, 9), 1.1),
+        rec((20, 0, 25, 10), 0.5), rec((25, 0, 30, 10), 0.4),
+        rec((60, 0, 61, 1), 0.02),
+        rec((80, 5, 90, 10), 0.3),
+        rec((200, 0, 210, 10), 0.7),              # false
+    ]
+    score = score_records(found, truth, significant_area_mm2=0.25)
+    assert (score["truth"], score["found"], score["recall"]) == (5, 4, pytest.approx(0.8))
+    assert (score["predicted"], score["false"], score["precision"]) == (6, 1, pytest.approx(5 / 6))
+    assert score["truth_significant"] == 4 and score["recall_significant"] == pytest.approx(0.75)
+    area = score["area"]
+    assert (area["scored"], area["within_tol"], area["share_within_tol"]) == (3, 2, pytest.approx(2 / 3))
+    assert area["abs_error_max"] == pytest.approx(1.0)  # the missed one
+
+
+def test_one_record_over_two_defects_shares_its_area_by_overlap():
+    truth = [rec((0, 0, 10, 10), 1.0), rec((10, 0, 20, 10), 1.0)]
+    found = [rec((5, 0, 20, 10), 2.1)]  # overlaps 50 px of the first, 100 px of the second
+    score = score_records(found, truth, significant_area_mm2=0.0)
+    # estimated: 2.1 × 50/150 = 0.7 (−30 %: outside) and 2.1 × 100/150 = 1.4 (+40 %: outside)
+    assert score["found"] == 2 and score["area"]["within_tol"] == 0
+    assert score["area"]["abs_error_max"] == pytest.approx(0.4)
+
+
+def test_nothing_to_find_and_nothing_found_is_perfect():
+    score = score_records([], [], significant_area_mm2=0.25)
+    assert score["recall"] == score["precision"] == score["area"]["share_within_tol"] == 1.0

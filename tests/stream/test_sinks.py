@@ -1,0 +1,71 @@
+"""Sinks: records are on disk (flushed) before close; masks cut at multiples of N lines; overlays drawn."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+
+from edgeinspect.stream.records import DEFECT_CSV_COLUMNS, Blob, Defect
+from edgeinspect.stream.sinks import DefectSinks, MaskWriter, overlay_image
+
+
+def make_defect(i: int) -> Defect:
+    return Defect(id=i, first_line=10 * i, last_line=10 * i + 4, bbox_px=(1, 10 * i, 4, 10 * i + 5),
+                  bbox_mm=(0.1, i * 1.0, 0.4, i * 1.0 + 0.5), area_px=12, area_mm2=0.12, area_mm2_min=0.096,
+                  area_mm2_max=0.144, length_mm=0.5, width_mm=0.3, max_prob=0.9, mean_prob=0.7, kind=None,
+                  verdict="accept")
+
+
+def make_blob(i: int) -> Blob:
+    mask = np.zeros((5, 3), bool)
+    mask[1:4, :] = True
+    image = np.full((15, 13), 120, np.uint8)
+    return Blob(bbox_px=(1, 10 * i, 4, 10 * i + 5), mask=mask, prob=mask.astype(np.float32), image=image,
+                image_origin=(0, 10 * i - 5))
+
+
+def test_records_are_flushed_per_defect_before_close(tmp_path):
+    sinks = DefectSinks(tmp_path, overlays=True)
+    sinks.write(make_defect(1), make_blob(1))
+    # read while the sink is still open: the record must already be on disk
+    lines = (tmp_path / "defects.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["bbox_px"] == [1, 10, 4, 15]
+    rows = list(csv.reader((tmp_path / "defects.csv").open()))
+    assert rows[0] == list(DEFECT_CSV_COLUMNS) and rows[1][0] == "1" and rows[1][20] == "accept"
+    assert (tmp_path / "overlays" / "defect_000001.png").is_file()
+    sinks.write(make_defect(2), make_blob(2))
+    assert len((tmp_path / "defects.jsonl").read_text().splitlines()) == 2
+    sinks.close()
+    sinks.close()  # idempotent
+    assert sinks.count == 2
+
+
+def test_overlay_draws_the_contour_in_red():
+    overlay = overlay_image(make_blob(1), min_side_px=0)
+    assert overlay.shape == (15, 13, 3)
+    red = (overlay[:, :, 2] == 255) & (overlay[:, :, 0] == 0)
+    ys, xs = np.nonzero(red)
+    # mask rows 1..3 of the 5-line box at image offset (1, 5): contour rows 6..8, columns 1..3
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (6, 8, 1, 3)
+    assert overlay[0, 0].tolist() == [120, 120, 120]
+    enlarged = overlay_image(make_blob(1), min_side_px=64)
+    assert enlarged.shape == (15 * 4, 13 * 4, 3)
+
+
+def test_mask_files_cut_at_multiples_of_n_and_at_gaps(tmp_path):
+    writer = MaskWriter(tmp_path / "pred", every_lines=100)
+    mask = np.zeros((60, 8), bool)
+    mask[5, 2] = True
+    for first in (30, 90, 150):  # lines 30..209
+        writer.add(first, mask)
+    writer.add(400, mask[:10])  # gap: 210..399 missing
+    writer.close()
+    names = [p.name for p in writer.files]
+    assert names == ["000000030.png", "000000100.png", "000000200.png", "000000400.png"]
+    heights = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED).shape[0] for p in writer.files]
+    assert heights == [70, 100, 10, 10]
+    first = cv2.imread(str(writer.files[0]), cv2.IMREAD_UNCHANGED)
+    assert first.dtype == np.uint8 and first[5, 2] == 255 and first.sum() == 255 * 2  # lines 35 and 95

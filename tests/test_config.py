@@ -1,0 +1,81 @@
+"""Run config YAML → RunConfig: defaults, relative paths, overrides; errors name the key and the file."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from edgeinspect.config import RunConfig, load_run_config
+from edgeinspect.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "configs" / "line3.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_run_config_values_and_paths_relative_to_the_file(tmp_path):
+    path = write(tmp_path, """
+camera: genicam:SN42
+camera_config: cams/line3.yaml
+calib: ../calib/line3.yaml
+engine: /opt/engines/lite
+lines: 20000
+overlap_px: 16
+scale: 0.5
+batch_size: 8
+threshold: 0.4
+queue_size: 4
+mask_png_every_lines: 4096
+overlays: false
+source_options:
+  line_rate_hz: 20000
+  cti: vendor/gentl.cti
+""")
+    config = load_run_config(path)
+    assert config.camera == "genicam:SN42"
+    assert config.camera_config == path.parent / "cams" / "line3.yaml"
+    assert config.calib == path.parent / ".." / "calib" / "line3.yaml"
+    assert config.engine == Path("/opt/engines/lite")
+    assert (config.lines, config.duration_s, config.overlap_px, config.scale) == (20000, None, 16, 0.5)
+    assert (config.batch_size, config.threshold, config.queue_size) == (8, 0.4, 4)
+    assert config.mask_png_every_lines == 4096 and config.overlays is False
+    assert config.source_options == {"line_rate_hz": 20000, "cti": path.parent / "vendor" / "gentl.cti"}
+    assert config.config_path == path
+    # CLI overrides: None keeps the file's value
+    changed = config.replace(batch_size=2, lines=None)
+    assert changed.batch_size == 2 and changed.lines == 20000
+
+
+def test_empty_file_gives_the_defaults(tmp_path):
+    config = load_run_config(write(tmp_path, ""))
+    assert dataclasses.replace(config, config_path=None) == RunConfig()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("batch_sise: 4\n", "unknown key 'batch_sise'"),
+    ("batch_size: 0\n", "key 'batch_size' must be >= 1, got 0"),
+    ("batch_size: 2.5\n", "key 'batch_size' must be an integer"),
+    ("scale: 2\n", "key 'scale' must be <= 1"),
+    ("threshold: 0\n", "key 'threshold' must be > 0"),
+    ("overlays: yes please\n", "key 'overlays' must be true or false"),
+    ("lines: 10\nduration_s: 5\n", "keys 'lines' and 'duration_s' exclude each other"),
+    ("camera: usb:0\n", "key 'camera'"),
+    ("source_options:\n  widht: 10\n", "unknown key 'source_options.widht'"),
+    ("camera: [sim]\n", "key 'camera' must be a non-empty string"),
+    ("lines: 10\n  bad indent: [\n", "not valid YAML"),
+])
+def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path)
+    assert message in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_run_config_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml: run config file not found"):
+        load_run_config(tmp_path / "nope.yaml")
