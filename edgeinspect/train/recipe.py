@@ -1,0 +1,528 @@
+"""Training recipes: one YAML per seed network → a frozen, validated :class:`Recipe`.
+
+A recipe holds every number of a training run (LPC-Net paper values by default). The bundled ones live
+in ``edgeinspect/train/recipes/<model>.yaml``; a user file (``--recipe``) has the same keys, and any key
+can be overridden as ``section.key=value`` (``--set optim.lr=1e-4``). Every problem is a
+:class:`~edgeinspect.errors.ConfigError` naming the file (or ``--set``) and the dotted key::
+
+    recipe = load_recipe("lpcnet-lite")
+    recipe = apply_overrides(recipe, {"schedule.epochs_dlm": "2"}, source="--set")
+
+Schedule: stage 1 trains the DLM for ``schedule.epochs_dlm`` epochs, stage 2 the segmentation network for
+``schedule.epochs_seg`` epochs with the PCM term switched on from stage-2 epoch ``schedule.p_set``
+(0-based, so ``p_set == epochs_seg`` never switches it on). :func:`scale_schedule` shrinks the paper
+schedule (100 + 300 epochs, p_set 250) for CPU runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from edgeinspect.errors import ConfigError
+
+__all__ = [
+    "AugmentCfg",
+    "DataCfg",
+    "EvalCfg",
+    "LossCfg",
+    "OptimCfg",
+    "Recipe",
+    "ScheduleCfg",
+    "apply_overrides",
+    "bundled_recipes",
+    "load_recipe",
+    "parse_overrides",
+    "resolve_recipe",
+    "recipe_from_dict",
+    "recipe_to_dict",
+    "save_recipe",
+    "scale_schedule",
+]
+
+RECIPE_DIR = Path(__file__).parent / "recipes"
+PAPER_SCHEDULE = (100, 300, 250)  # epochs_dlm, epochs_seg, p_set (LPC-Net, Sensors 2025)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCfg:
+    """Two-stage schedule, in epochs.
+
+    Attributes:
+        epochs_dlm: stage 1 (DLM on ``L_loc``), epochs, >= 0.
+        epochs_seg: stage 2 (segmentation on ``L_img`` [+ ``L_pcm``]), epochs, >= 0.
+        p_set: stage-2 epoch (0-based) from which the PCM and ``λ2·L_pcm`` are on, ``0..epochs_seg``.
+    """
+
+    epochs_dlm: int = 100
+    epochs_seg: int = 300
+    p_set: int = 250
+
+
+@dataclass(frozen=True, slots=True)
+class OptimCfg:
+    """Adam settings (the same for both stages; each stage gets a fresh optimizer).
+
+    Attributes:
+        lr: learning rate, > 0.
+        betas: Adam betas, each in [0, 1).
+        weight_decay: L2 weight decay, >= 0.
+        batch: images per batch, >= 1.
+    """
+
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 1e-4
+    batch: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class LossCfg:
+    """Loss weights.
+
+    Attributes:
+        omega: ω of the compensation map ``M_comp = 1 + ω·Norm[-1,1](Y_loc)``, in [0, 1).
+        lambda_img: λ1, weight of ``L_img`` once the PCM is on (before: 1), >= 0.
+        lambda_pcm: λ2, weight of ``L_pcm`` once the PCM is on (before: 0), >= 0.
+    """
+
+    omega: float = 0.2
+    lambda_img: float = 0.8
+    lambda_pcm: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class DataCfg:
+    """Data loading.
+
+    Attributes:
+        input_hw: network input (height, width) in px; None = the model's ``default_cfg["input_size"]``.
+        split: train:val:test ratios given to ``Dataset.split``, each >= 1.
+        max_images: cap per split (quick runs); None = all.
+        workers: DataLoader worker processes (0 = load in the main process).
+        cache: keep resized samples and their rectangle labels in memory after the first epoch.
+        bit_depth: bits of uint16 images (scaled by ``255 / (2**bits - 1)``); None = 12 when the image's
+            maximum is < 4096, else 16. uint8 images are never scaled.
+    """
+
+    input_hw: tuple[int, int] | None = None
+    split: tuple[int, int, int] = (3, 1, 1)
+    max_images: int | None = None
+    workers: int = 0
+    cache: bool = True
+    bit_depth: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AugmentCfg:
+    """Training-split augmentation (val/test are never augmented).
+
+    Attributes:
+        enabled: master switch.
+        flip_h: random left-right flip, p = 0.5.
+        flip_v: random up-down flip, p = 0.5.
+        brightness: max additive shift as a fraction of 255, in [0, 1].
+        contrast: max relative gain change about the image mean, in [0, 1).
+    """
+
+    enabled: bool = True
+    flip_h: bool = True
+    flip_v: bool = True
+    brightness: float = 0.1
+    contrast: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCfg:
+    """Validation / test settings.
+
+    Attributes:
+        threshold: defect pixel = prob >= threshold, in (0, 1).
+        batch: images per inference batch, >= 1.
+    """
+
+    threshold: float = 0.5
+    batch: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """Everything a training run needs besides the data and the output folder.
+
+    Attributes:
+        model: registered model name (``edgeinspect.models.list_models()``).
+        model_kwargs: extra keyword arguments for ``create_model``.
+        seed: seeds torch, numpy, the split and the batch order.
+    """
+
+    model: str = "lpcnet"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    schedule: ScheduleCfg = ScheduleCfg()
+    optim: OptimCfg = OptimCfg()
+    loss: LossCfg = LossCfg()
+    data: DataCfg = DataCfg()
+    augment: AugmentCfg = AugmentCfg()
+    eval: EvalCfg = EvalCfg()
+
+    @property
+    def total_epochs(self) -> int:
+        """Stage 1 + stage 2 epochs."""
+        return self.schedule.epochs_dlm + self.schedule.epochs_seg
+
+
+# ----------------------------------------------------------------------------------------------- checks
+# (section.key) -> (predicate, what it must be). Types are checked from the dataclass annotations.
+_CHECKS: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    "model": (lambda v: bool(v.strip()), "a registered model name"),
+    "seed": (lambda v: v >= 0, ">= 0"),
+    "schedule.epochs_dlm": (lambda v: v >= 0, ">= 0"),
+    "schedule.epochs_seg": (lambda v: v >= 0, ">= 0"),
+    "schedule.p_set": (lambda v: v >= 0, ">= 0"),
+    "optim.lr": (lambda v: v > 0, "> 0"),
+    "optim.betas": (lambda v: all(0 <= b < 1 for b in v), "two values in [0, 1)"),
+    "optim.weight_decay": (lambda v: v >= 0, ">= 0"),
+    "optim.batch": (lambda v: v >= 1, ">= 1"),
+    "loss.omega": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "loss.lambda_img": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_pcm": (lambda v: v >= 0, ">= 0"),
+    "data.input_hw": (lambda v: v is None or all(s >= 8 for s in v), "null or two sizes >= 8 px"),
+    "data.split": (lambda v: all(r >= 1 for r in v), "three ratios >= 1 (train, val, test)"),
+    "data.max_images": (lambda v: v is None or v >= 1, "null or >= 1"),
+    "data.workers": (lambda v: v >= 0, ">= 0"),
+    "data.bit_depth": (lambda v: v is None or v in (8, 10, 12, 14, 16), "null or one of 8, 10, 12, 14, 16"),
+    "augment.brightness": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "augment.contrast": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "eval.threshold": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "eval.batch": (lambda v: v >= 1, ">= 1"),
+}
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return f"a list of {len(args)} {_type_name(args[0])}s"
+    if origin is dict:
+        return "a mapping"
+    return {int: "integer", float: "number", bool: "true/false", str: "string", type(None): "null"}.get(tp, str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check ``value`` (from YAML) against the annotation ``tp``; return it in the dataclass's type."""
+
+    def bad() -> ConfigError:
+        return ConfigError(f"{source}: key '{key}' must be {_type_name(tp)}, got {value!r}")
+
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key, source)
+            except ConfigError:
+                pass
+        raise bad()
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise bad()
+        return tuple(_convert(v, a, key, source) for v, a in zip(value, args))
+    if origin is dict:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise bad()
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad()
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads '1e-3' (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise bad() from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    raise TypeError(f"unsupported recipe field type {tp!r}")  # a bug in this module, not user input
+
+
+def _unknown_key(key: str, valid: list[str], source: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if not close:  # right name, wrong section: 'lr' or 'schedule.lr' → 'optim.lr'
+        tail = key.rsplit(".", 1)[-1]
+        close = [v for v in valid if v.rsplit(".", 1)[-1] == tail][:1]
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"{source}: unknown key '{key}'{hint}; valid keys: {', '.join(valid)}")
+
+
+def _leaf_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys of a recipe dict (``model_kwargs`` counts as one leaf)."""
+    keys: list[str] = []
+    for name, value in data.items():
+        if isinstance(value, dict) and name != "model_kwargs":
+            keys += _leaf_keys(value, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+    if not isinstance(data, Mapping):
+        where = f"key '{prefix.rstrip('.')}'" if prefix else "the recipe"
+        raise ConfigError(f"{source}: {where} must be a mapping of keys to values, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise _unknown_key(f"{prefix}{key}", [f"{prefix}{name}" for name in fields], source)
+    values: dict[str, Any] = {}
+    for name, tp in hints.items():
+        if name not in data:
+            continue
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(tp):
+            values[name] = _build(tp, data[name], f"{key}.", source)
+            continue
+        value = _convert(data[name], tp, key, source)
+        check = _CHECKS.get(key)
+        if check is not None and not check[0](value):
+            raise ConfigError(f"{source}: key '{key}' must be {check[1]}, got {data[name]!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def recipe_from_dict(data: Mapping[str, Any], source: str = "recipe") -> Recipe:
+    """Build and validate a :class:`Recipe`; missing keys take the paper defaults.
+
+    Args:
+        data: the parsed YAML mapping (sections ``schedule``, ``optim``, ``loss``, ``data``, ``augment``,
+            ``eval`` plus ``model``, ``model_kwargs``, ``seed``).
+        source: the file (or ``--set``) named in error messages.
+
+    Raises:
+        ConfigError: an unknown key, a wrong type or an out-of-range value (names the key and ``source``).
+    """
+    recipe = _build(Recipe, data, "", source)
+    sched = recipe.schedule
+    if sched.p_set > sched.epochs_seg:
+        raise ConfigError(
+            f"{source}: key 'schedule.p_set' must be <= schedule.epochs_seg ({sched.epochs_seg}), got {sched.p_set}"
+        )
+    return recipe
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """Plain YAML-able dict (tuples as lists) of a recipe."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return {k: plain(v) for k, v in dataclasses.asdict(recipe).items()}
+
+
+def save_recipe(recipe: Recipe, path: Path) -> Path:
+    """Write the effective recipe as YAML (loadable with :func:`load_recipe`)."""
+    path = Path(path)
+    path.write_text(yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def bundled_recipes() -> list[str]:
+    """Names of the recipes shipped in ``edgeinspect/train/recipes/``."""
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """Load a bundled recipe by model name (``"lpcnet-lite"``) or a YAML file by path.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a key is wrong (names the file and key).
+    """
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        bundled = RECIPE_DIR / f"{name_or_path}.yaml"
+        if not bundled.is_file():
+            raise ConfigError(
+                f"no bundled recipe for model '{name_or_path}': choose one of {', '.join(bundled_recipes())} "
+                "or pass --recipe FILE.yaml"
+            )
+        path = bundled
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe file not found: check the path given to --recipe")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"{path}: not valid YAML ({first}): fix the file") from None
+    if data is None:
+        data = {}
+    return recipe_from_dict(data, source=str(path))
+
+
+def parse_overrides(items: list[str] | tuple[str, ...], source: str = "--set") -> dict[str, str]:
+    """``["optim.lr=1e-4", ...]`` → ``{"optim.lr": "1e-4"}``; values stay strings for :func:`apply_overrides`."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{source}: '{item}' must be KEY=VALUE, e.g. optim.lr=1e-4")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any], source: str = "--set") -> Recipe:
+    """Return a new recipe with dotted keys replaced.
+
+    Args:
+        recipe: the base recipe.
+        overrides: ``{"section.key": value}``; string values are parsed as YAML (``"1e-4"`` → 1e-4,
+            ``"[128, 128]"`` → list, ``"null"`` → None).
+        source: named in error messages (``--set``, ``command line``).
+
+    Raises:
+        ConfigError: unknown key or invalid value, naming the key and ``source``.
+    """
+    data = recipe_to_dict(recipe)
+    leaves = _leaf_keys(data)
+    for key, raw in overrides.items():
+        value = raw
+        if isinstance(raw, str):
+            try:
+                value = yaml.safe_load(raw) if raw != "" else ""
+            except yaml.YAMLError:
+                value = raw
+        parts = key.split(".")
+        if parts[0] == "model_kwargs" and len(parts) > 1:  # free-form: any keyword of create_model
+            node = data["model_kwargs"]
+            for part in parts[1:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+            continue
+        if key not in leaves:
+            raise _unknown_key(key, leaves, source)
+        node = data
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = value
+    return recipe_from_dict(data, source=source)
+
+
+def scale_schedule(
+    recipe: Recipe,
+    *,
+    epochs: int | None = None,
+    epochs_dlm: int | None = None,
+    epochs_seg: int | None = None,
+    p_set: int | None = None,
+) -> Recipe:
+    """Shrink (or grow) the two-stage schedule for a CPU run.
+
+    ``epochs=N`` splits N total epochs in the recipe's proportions (paper: 100:300, p_set at 250/300 of
+    stage 2): ``epochs_dlm = max(1, round(N·dlm/total))``, ``epochs_seg = N - epochs_dlm`` and
+    ``p_set = round(epochs_seg·p_set/epochs_seg_recipe)``, kept below ``epochs_seg`` when stage 2 has at
+    least 2 epochs so the PCM phase is never scaled away. ``--epochs 8`` → 2 + 6, p_set 5.
+
+    Explicit ``epochs_dlm`` / ``epochs_seg`` / ``p_set`` set those values; when ``epochs_seg`` is given
+    without ``p_set``, ``p_set`` is scaled in the recipe's proportion the same way.
+
+    Raises:
+        ConfigError: ``epochs`` combined with the explicit counts, or counts out of range.
+    """
+    sched = recipe.schedule
+    if epochs is not None:
+        if any(v is not None for v in (epochs_dlm, epochs_seg)):
+            raise ConfigError("--epochs scales the whole schedule: use it alone, or --epochs-dlm/--epochs-seg/--p-set")
+        if epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+        total = sched.epochs_dlm + sched.epochs_seg
+        if total == 0:
+            raise ConfigError("--epochs cannot scale a recipe with 0 epochs: use --epochs-dlm/--epochs-seg")
+        epochs_dlm = round(epochs * sched.epochs_dlm / total)
+        if sched.epochs_dlm > 0 and epochs >= 2:
+            epochs_dlm = min(max(1, epochs_dlm), epochs - 1)
+        epochs_seg = epochs - epochs_dlm
+    new_dlm = sched.epochs_dlm if epochs_dlm is None else epochs_dlm
+    new_seg = sched.epochs_seg if epochs_seg is None else epochs_seg
+    if p_set is None:
+        if epochs_seg is not None and sched.epochs_seg > 0:
+            p_set = round(new_seg * sched.p_set / sched.epochs_seg)
+            if sched.p_set < sched.epochs_seg and new_seg >= 2:
+                p_set = min(p_set, new_seg - 1)
+        else:
+            p_set = min(sched.p_set, new_seg)
+    return apply_overrides(
+        recipe,
+        {"schedule.epochs_dlm": new_dlm, "schedule.epochs_seg": new_seg, "schedule.p_set": p_set},
+        source="command line",
+    )
+
+
+def resolve_recipe(
+    *,
+    model: str | None = None,
+    recipe_path: Path | None = None,
+    run_recipe: Path | None = None,
+    set_items: list[str] | tuple[str, ...] = (),
+    options: Mapping[str, tuple[str, Any]] | None = None,
+    epochs: int | None = None,
+    epochs_dlm: int | None = None,
+    epochs_seg: int | None = None,
+    p_set: int | None = None,
+) -> Recipe:
+    """The effective recipe of ``edgeinspect train``, built in this order:
+
+    1. the base: ``recipe_path`` (``--recipe``) if given; else ``run_recipe`` (the ``recipe.yaml`` of the
+       run being resumed) when it exists and no ``model`` is given; else the bundled recipe of ``model``
+       (default ``lpcnet-lite``);
+    2. ``model`` replaces the base's ``model`` key (with ``--recipe``);
+    3. ``set_items`` (``--set section.key=value``);
+    4. ``options``: named command-line options, ``{"--batch": ("optim.batch", 8)}``; None values skipped,
+       errors name the option;
+    5. the schedule: :func:`scale_schedule` with ``epochs`` / ``epochs_dlm`` / ``epochs_seg`` / ``p_set``.
+
+    Raises:
+        ConfigError: from any step, naming the file, ``--set`` or the option.
+    """
+    if recipe_path is not None:
+        recipe = load_recipe(Path(recipe_path))
+        if model is not None:
+            recipe = apply_overrides(recipe, {"model": model}, source="--model")
+    elif model is None and run_recipe is not None and Path(run_recipe).is_file():
+        recipe = load_recipe(Path(run_recipe))
+    else:
+        recipe = load_recipe(model or "lpcnet-lite")
+    if set_items:
+        recipe = apply_overrides(recipe, parse_overrides(list(set_items)), source="--set")
+    for flag, (key, value) in (options or {}).items():
+        if value is not None:
+            recipe = apply_overrides(recipe, {key: value}, source=flag)
+    if any(v is not None for v in (epochs, epochs_dlm, epochs_seg, p_set)):
+        recipe = scale_schedule(recipe, epochs=epochs, epochs_dlm=epochs_dlm, epochs_seg=epochs_seg, p_set=p_set)
+    return recipe

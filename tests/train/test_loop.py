@@ -1,0 +1,163 @@
+"""Two-stage training on a tiny set: loss goes down, the run folder is complete, resume is exact."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edgeinspect.data.datasets import open_dataset
+from edgeinspect.errors import ConfigError
+from edgeinspect.train.data import SegmentationSet
+from edgeinspect.train.loop import build_model, stage_loss, stage_of, train
+from edgeinspect.train.losses import LossWeights
+from edgeinspect.train.recipe import apply_overrides, load_recipe
+
+torch.set_num_threads(1)
+
+TINY = {
+    "data.input_hw": "[64, 64]",
+    "optim.batch": "4",
+    "eval.batch": "4",
+    "schedule.epochs_dlm": "1",
+    "schedule.epochs_seg": "2",
+    "schedule.p_set": "1",
+}
+
+
+def tiny_recipe(**changes: str):
+    return apply_overrides(load_recipe("lpcnet-lite"), {**TINY, **changes})
+
+
+@pytest.fixture(scope="module")
+def full_run(square_pairs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1 DLM epoch + 2 segmentation epochs (PCM on in the last), 64×64 lpcnet-lite."""
+    out = tmp_path_factory.mktemp("runs") / "full"
+    best = train(tiny_recipe(), square_pairs, out)
+    assert best == out / "best.pt"
+    return out
+
+
+def _losses(model, batch, stage: str, weights, steps: int) -> list[float]:
+    trainable = "dlm" if stage == "dlm" else "seg"
+    model.freeze_stage("seg" if trainable == "dlm" else "dlm")
+    model.freeze_stage(trainable, False)
+    optimizer = torch.optim.Adam(model.stage_parameters(trainable), lr=1e-3, betas=(0.5, 0.999), weight_decay=1e-4)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss, _ = stage_loss(model, batch, stage, weights, omega=0.2)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_both_stages_reduce_their_loss_on_four_fixed_images(square_pairs: Path):
+    torch.manual_seed(0)
+    model = build_model(tiny_recipe())
+    data = SegmentationSet(open_dataset(square_pairs).split("all"), input_hw=(64, 64), indices=[0, 1, 2, 3])
+    batch = {k: torch.stack([data[i][k] for i in range(4)]) for k in ("image", "mask", "loc")}
+    dlm = _losses(model, batch, "dlm", None, 60)
+    seg = _losses(model, batch, "seg", LossWeights(1.0, 0.0, False), 25)
+    assert np.mean(dlm[-5:]) < 0.5 * np.mean(dlm[:5])
+    assert np.mean(seg[-5:]) < 0.6 * np.mean(seg[:5])
+    # stage 2 leaves the frozen DLM untouched
+    before = {k: v.clone() for k, v in model.dlm.state_dict().items()}
+    _losses(model, batch, "seg+pcm", LossWeights(0.8, 0.2, True), 2)
+    assert all(torch.equal(before[k], v) for k, v in model.dlm.state_dict().items())
+
+
+def test_m_comp_spans_exactly_one_plus_minus_omega():
+    from edgeinspect.models.lpcnet import compensation_weights
+
+    loc = torch.rand(3, 1, 16, 16)
+    for omega in (0.0, 0.2, 0.5):
+        m = compensation_weights(loc, omega)
+        assert m.shape == loc.shape
+        for image in m:
+            assert image.min().item() == pytest.approx(1 - omega, abs=1e-6)
+            assert image.max().item() == pytest.approx(1 + omega, abs=1e-6)
+    assert torch.equal(compensation_weights(torch.full((1, 1, 4, 4), 0.3), 0.2), torch.ones(1, 1, 4, 4))
+
+
+def test_stage_of_follows_the_schedule():
+    recipe = tiny_recipe(**{"schedule.epochs_dlm": "2", "schedule.epochs_seg": "4", "schedule.p_set": "3"})
+    stages = [stage_of(e, recipe)[0] for e in range(6)]
+    assert stages == ["dlm", "dlm", "seg", "seg", "seg", "seg+pcm"]
+    assert stage_of(0, recipe)[1] is None
+    assert stage_of(5, recipe)[1] == LossWeights(0.8, 0.2, True)
+
+
+def test_run_folder_holds_metrics_curves_recipe_log_and_test_json(full_run: Path, square_pairs: Path):
+    from edgeinspect.models import load_checkpoint
+
+    with (full_run / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert [r["stage"] for r in rows] == ["dlm", "seg", "seg+pcm"]
+    assert rows[0]["val_mIoU"] == "" and float(rows[1]["val_mIoU"]) > 0
+    assert all(float(r["train_loss"]) > 0 and float(r["lr"]) == 1e-3 for r in rows)
+    assert (full_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load_recipe(full_run / "recipe.yaml") == tiny_recipe()
+    log = (full_run / "train.log").read_text()
+    assert "PCM on from epoch 3" in log and "best checkpoint" in log
+    result = json.loads((full_run / "test.json").read_text())
+    assert {"mPA", "mIoU", "mIoU80", "dice", "iou", "pixel_acc"} <= set(result)
+    assert {"truth", "found", "false", "area_within_tol"} <= set(result["defects"])
+    model, extra = load_checkpoint(full_run / "best.pt")
+    assert extra["stage"] in ("seg", "seg+pcm") and extra["epoch"] in (2, 3)
+    assert extra["val"]["val_mIoU"] == pytest.approx(max(float(r["val_mIoU"]) for r in rows[1:]))
+    assert model.default_cfg["input_size"] == (1, 64, 64)
+
+
+def test_eval_checkpoint_reproduces_test_json(full_run: Path, square_pairs: Path):
+    from edgeinspect.train.evaluate import evaluate_checkpoint
+
+    report = evaluate_checkpoint(full_run / "best.pt", square_pairs, "test")
+    saved = json.loads((full_run / "test.json").read_text())
+    assert report.to_json() | {"split": "test", "skipped": 0} == saved
+
+
+def test_resume_continues_from_the_last_epoch_exactly(full_run: Path, square_pairs: Path, tmp_path: Path):
+    from edgeinspect.models.checkpoint import read_checkpoint
+
+    out = tmp_path / "part"
+    train(tiny_recipe(**{"schedule.epochs_seg": "1"}), square_pairs, out)  # epochs 1-2, then "stopped"
+    assert read_checkpoint(out / "last.pt")["extra"]["completed_epochs"] == 2
+    train(tiny_recipe(), square_pairs, out, resume=True)  # epoch 3 only
+    with (out / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    with (full_run / "metrics.csv").open() as handle:
+        full_rows = list(csv.DictReader(handle))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    for mine, theirs in zip(rows, full_rows):
+        assert mine["train_loss"] == theirs["train_loss"] and mine["val_loss"] == theirs["val_loss"]
+    resumed = read_checkpoint(out / "last.pt")
+    straight = read_checkpoint(full_run / "last.pt")
+    assert resumed["extra"]["completed_epochs"] == 3
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][key], value), key
+    assert "resume lpcnet-lite" in (out / "train.log").read_text()
+
+
+def test_existing_run_mismatch_and_missing_last_are_config_errors(full_run: Path, square_pairs: Path, tmp_path: Path):
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(tiny_recipe(), square_pairs, full_run)
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(tiny_recipe(), square_pairs, tmp_path / "empty", resume=True)
+    copy = tmp_path / "copy"
+    shutil.copytree(full_run, copy)
+    with pytest.raises(ConfigError, match="cannot resume with 'seed' = 5"):
+        train(tiny_recipe(seed="5"), square_pairs, copy, resume=True)
+
+
+def test_unknown_model_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown model"):
+        build_model(tiny_recipe(model="nope"))
