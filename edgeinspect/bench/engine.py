@@ -1,0 +1,246 @@
+"""Engine mode: warm-up, then timed batches of synthetic tiles; throughput and latency per batch.
+
+Tiles are cut from :class:`edgeinspect.data.synth.SyntheticWeb` (carbon, seed 0) at the engine's
+tile size, uint8, the way the run hands them over (``(N,1,H,W)`` uint8, the engine converts).
+A batch's latency is the wall time of one ``engine.infer`` call (input conversion and output copy
+included: what the run pays). Throughput is tiles divided by the summed batch times.
+
+Two engines compared (``--vs``) run interleaved: short rounds alternate between them (A B, then
+B A, ...) on the same tiles, so a noisy neighbour on the machine slows both alike.
+
+Example:
+    >>> with backends.load("engines/lite") as engine:
+    ...     timing = time_engine(engine, batch=4, duration_s=3.0, warmup_s=1.0)
+    >>> timing.figures().tiles_per_s
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeinspect.errors import EdgeInspectError
+
+#: ``progress(fraction)`` with the share of the current phase done, in [0, 1].
+Tick = Callable[[float], None]
+
+#: Distinct tiles cut from the synthetic web per tile size (batches cycle over them).
+POOL_TILES = 16
+#: Seconds each engine runs per round when two engines are interleaved.
+ROUND_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFigures:
+    """Throughput and latency of one engine at one batch size.
+
+    Attributes:
+        tiles_per_s: tiles inferred per second of inference, tiles/s.
+        mpx_per_s: tile pixels per second (overlap pixels counted), Mpx/s.
+        latency_ms: per batch, ``{"p50", "p90", "p99", "max"}`` in ms.
+        batches: timed batches.
+        tiles: timed tiles.
+        seconds: summed batch time, s.
+    """
+
+    tiles_per_s: float
+    mpx_per_s: float
+    latency_ms: dict[str, float]
+    batches: int
+    tiles: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class EngineTiming:
+    """The raw measurement: one latency per timed batch.
+
+    Attributes:
+        batch: tiles per batch.
+        tile_hw: engine input ``(tile_h, tile_w)``, px.
+        latencies_s: ``(batches,)`` float64 wall time of each timed ``infer`` call, s.
+        warmup_batches: batches run before timing.
+    """
+
+    batch: int
+    tile_hw: tuple[int, int]
+    latencies_s: np.ndarray
+    warmup_batches: int
+
+    def figures(self) -> EngineFigures:
+        """Throughput and latency percentiles of this measurement."""
+        return summarize(self.latencies_s, batch=self.batch, tile_hw=self.tile_hw)
+
+
+def summarize(latencies_s: Sequence[float] | np.ndarray, *, batch: int, tile_hw: tuple[int, int]) -> EngineFigures:
+    """Throughput and latency percentiles from per-batch wall times.
+
+    Args:
+        latencies_s: wall time of each batch, s (at least one).
+        batch: tiles per batch.
+        tile_hw: tile ``(h, w)``, px.
+
+    Returns:
+        :class:`EngineFigures`; ``tiles_per_s = batches * batch / sum(latencies_s)``.
+    """
+    lat = np.asarray(latencies_s, dtype=np.float64)
+    if lat.size == 0:
+        raise EdgeInspectError("no timed batch: give a longer --duration-s")
+    seconds = float(lat.sum())
+    tiles = int(lat.size * batch)
+    tiles_per_s = tiles / seconds if seconds > 0 else math.inf
+    p50, p90, p99 = np.percentile(lat, [50, 90, 99]) * 1e3
+    return EngineFigures(
+        tiles_per_s=tiles_per_s,
+        mpx_per_s=tiles_per_s * tile_hw[0] * tile_hw[1] / 1e6,
+        latency_ms={"p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(lat.max() * 1e3)},
+        batches=int(lat.size),
+        tiles=tiles,
+        seconds=seconds,
+    )
+
+
+def synthetic_tiles(tile_hw: tuple[int, int], count: int = POOL_TILES, *, seed: int = 0) -> np.ndarray:
+    """Tiles cut side by side from the synthetic web (carbon texture, defects included).
+
+    Args:
+        tile_hw: ``(tile_h, tile_w)``, px.
+        count: tiles wanted.
+        seed: web seed.
+
+    Returns:
+        ``(count, 1, tile_h, tile_w)`` uint8.
+    """
+    from edgeinspect.data.synth import SyntheticWeb
+
+    tile_h, tile_w = (int(v) for v in tile_hw)
+    across = max(1, min(count, 8))
+    rows = math.ceil(count / across)
+    strip = SyntheticWeb(tile_w * across, seed=seed).render(0, tile_h * rows).image
+    tiles = strip.reshape(rows, tile_h, across, tile_w).transpose(0, 2, 1, 3).reshape(rows * across, tile_h, tile_w)
+    return np.ascontiguousarray(tiles[:count, None])
+
+
+def make_batches(pool: np.ndarray, batch: int, *, limit: int = 8) -> list[np.ndarray]:
+    """Distinct ``(batch, 1, H, W)`` batches cycling through ``pool`` (at most ``limit`` of them)."""
+    if batch < 1:
+        raise EdgeInspectError(f"--batch-size must be >= 1, got {batch}")
+    n = pool.shape[0]
+    count = max(1, min(limit, math.ceil(n / batch)))
+    return [np.ascontiguousarray(pool[(np.arange(batch) + k * batch) % n]) for k in range(count)]
+
+
+def warm_up(engine, batches: list[np.ndarray], warmup_s: float) -> int:
+    """Run batches for ``warmup_s`` seconds (none when 0); returns how many ran."""
+    if warmup_s <= 0:
+        return 0
+    count, start = 0, time.perf_counter()
+    while True:
+        engine.infer(batches[count % len(batches)])
+        count += 1
+        if time.perf_counter() - start >= warmup_s:
+            return count
+
+
+def time_engine(engine, *, batch: int, duration_s: float, warmup_s: float, pool: np.ndarray | None = None,
+                tick: Tick | None = None) -> EngineTiming:
+    """Warm up, then time batches until ``duration_s`` seconds of inference have passed.
+
+    Args:
+        engine: an open engine (``tile_hw``, ``infer((N,1,H,W) uint8) -> dict``).
+        batch: tiles per ``infer`` call.
+        duration_s: timed seconds (at least one batch is timed).
+        warmup_s: untimed seconds first (0: none).
+        pool: ``(n,1,H,W)`` uint8 tiles to cycle over; default :func:`synthetic_tiles`.
+        tick: called with the share of the run done (warm-up counts as the first part).
+
+    Returns:
+        :class:`EngineTiming`.
+    """
+    tile_hw = tuple(int(v) for v in engine.tile_hw)
+    batches = make_batches(synthetic_tiles(tile_hw) if pool is None else pool, batch)
+    total = max(warmup_s + duration_s, 1e-9)
+    warm = warm_up(engine, batches, warmup_s)
+    if tick:
+        tick(warmup_s / total)
+    latencies: list[float] = []
+    spent = 0.0
+    while spent < duration_s or not latencies:
+        data = batches[len(latencies) % len(batches)]
+        start = time.perf_counter()
+        engine.infer(data)
+        elapsed = time.perf_counter() - start
+        latencies.append(elapsed)
+        spent += elapsed
+        if tick:
+            tick(min(1.0, (warmup_s + spent) / total))
+    return EngineTiming(batch, tile_hw, np.asarray(latencies), warm)
+
+
+def time_interleaved(engines: Sequence, *, batch: int, duration_s: float, warmup_s: float,
+                     round_s: float = ROUND_S, tick: Tick | None = None) -> list[EngineTiming]:
+    """Time several open engines in alternating short rounds on the same tiles.
+
+    Each engine is warmed up for ``warmup_s``; then rounds of about ``round_s`` seconds per engine
+    alternate in order A B, B A, A B ... until every engine has ``duration_s`` timed seconds.
+    Engines with the same tile size get the very same batches.
+
+    Returns:
+        One :class:`EngineTiming` per engine, in the order given.
+    """
+    pools: dict[tuple[int, int], list[np.ndarray]] = {}
+    plans = []
+    for engine in engines:
+        tile_hw = tuple(int(v) for v in engine.tile_hw)
+        if tile_hw not in pools:
+            pools[tile_hw] = make_batches(synthetic_tiles(tile_hw), batch)
+        plans.append((engine, tile_hw, pools[tile_hw]))
+    total = max(len(plans) * (warmup_s + duration_s), 1e-9)
+    round_s = max(round_s, 1e-9)
+    warm = [warm_up(engine, batches, warmup_s) for engine, _, batches in plans]
+    latencies: list[list[float]] = [[] for _ in plans]
+    spent = [0.0 for _ in plans]
+    round_index = 0
+    while min(spent) < duration_s or not all(latencies):
+        order = range(len(plans)) if round_index % 2 == 0 else reversed(range(len(plans)))
+        for i in order:
+            engine, _, batches = plans[i]
+            round_spent = 0.0
+            while round_spent < round_s:  # at least one batch per round
+                data = batches[len(latencies[i]) % len(batches)]
+                start = time.perf_counter()
+                engine.infer(data)
+                elapsed = time.perf_counter() - start
+                latencies[i].append(elapsed)
+                round_spent += elapsed
+            spent[i] += round_spent
+        round_index += 1
+        if tick:
+            tick(min(1.0, (len(plans) * warmup_s + sum(min(s, duration_s) for s in spent)) / total))
+    return [EngineTiming(batch, tile_hw, np.asarray(lat), w) for (_, tile_hw, _), lat, w in zip(plans, latencies, warm)]
+
+
+def sweep_batches(engines: Sequence, sizes: Sequence[int], *, duration_s: float, warmup_s: float,
+                  tick: Tick | None = None) -> list[dict[int, EngineFigures]]:
+    """Throughput at each batch size, per engine (several engines run interleaved at each size).
+
+    Returns:
+        One ``{batch: EngineFigures}`` per engine (in the order given), keys in the order of ``sizes``.
+    """
+    result: list[dict[int, EngineFigures]] = [{} for _ in engines]
+    for k, size in enumerate(sizes):
+        def sub(fraction: float, k: int = k) -> None:
+            if tick:
+                tick((k + fraction) / len(sizes))
+
+        if len(engines) == 1:
+            timings = [time_engine(engines[0], batch=int(size), duration_s=duration_s, warmup_s=warmup_s, tick=sub)]
+        else:
+            timings = time_interleaved(engines, batch=int(size), duration_s=duration_s, warmup_s=warmup_s, tick=sub)
+        for figures, timing in zip(result, timings):
+            figures[int(size)] = timing.figures()
+    return result

@@ -1,0 +1,164 @@
+"""Pipeline mode: the whole ``edgeinspect run`` path at full speed, with its per-stage time shares.
+
+:func:`time_pipeline` calls :func:`edgeinspect.stream.runner.run_inspection` (the very code
+``edgeinspect run`` runs) on the synthetic web (``sim`` source at the given width, no pacing: the
+source waits for room in the queue, so nothing is dropped and the pipeline runs as fast as it can),
+with the run's defaults for everything bench does not set (overlays on, calib/default.yaml), into a
+temporary folder deleted afterwards.
+
+The run stops after ``duration_s`` seconds or after the lines the bare engine would inspect in
+that time, whichever comes first (so a slow engine does not add the drain of a full queue).
+Unpaced, the pipeline's lines/s *is* the highest line rate it sustains at that width. Stage
+shares are seconds per stage divided by the wall time; ``acquire`` runs in its own thread (in
+parallel with the others: a real camera costs little CPU there, the synthetic web's rendering
+does), and ``other`` is the main thread's remainder (waiting for frames, queue, loop overhead).
+
+Example:
+    >>> with backends.load("engines/lite") as engine:
+    ...     figures = time_pipeline(engine, width_px=4096, duration_s=5.0)
+    >>> figures.lines_per_s, figures.stages["infer"]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeinspect.bench.engine import Tick, make_batches, synthetic_tiles, warm_up
+from edgeinspect.bench.rates import tiles_per_line
+from edgeinspect.errors import EdgeInspectError
+
+#: Main-thread stages of the runner (``acquire`` is the acquisition thread's).
+MAIN_STAGES = ("tile", "infer", "stitch", "track", "sinks")
+#: Width of the sim web when none is given, px (the sim source's default).
+DEFAULT_WIDTH_PX = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineFigures:
+    """One full-speed run of the pipeline.
+
+    Attributes:
+        width_px: web width, px.
+        lines: web lines inspected.
+        wall_s: wall time of the run, s.
+        lines_per_s: inspected lines per second (= the highest sustainable line rate), lines/s.
+        mpx_per_s: web pixels inspected per second (overlap not counted), Mpx/s.
+        tiles: engine tiles inferred (the end of the run adds one row aligned to the last line).
+        tiles_per_s: effective tile throughput, ``lines_per_s × tiles_per_line`` (the steady-state
+            tiles those lines need, comparable with the bare engine's tiles/s), tiles/s.
+        inferred_tiles_per_s: ``tiles / wall_s`` (end-of-run rows included), tiles/s.
+        stage_s: seconds per stage (``acquire``, ``tile``, ``infer``, ``stitch``, ``track``, ``sinks``).
+        stages: share of wall time per stage, plus ``other`` (main thread not in a stage), in [0, 1].
+        frames_dropped: frames the bounded queue dropped (0 unpaced).
+        defects: defect records written.
+    """
+
+    width_px: int
+    lines: int
+    wall_s: float
+    lines_per_s: float
+    mpx_per_s: float
+    tiles: int
+    tiles_per_s: float
+    inferred_tiles_per_s: float
+    stage_s: dict[str, float]
+    stages: dict[str, float]
+    frames_dropped: int
+    defects: int
+
+
+class _CountingEngine:
+    """Forwards to an open engine and counts tiles; entering/leaving it leaves the engine open (its owner closes it)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.tiles = 0
+
+    def __enter__(self) -> _CountingEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def infer(self, batch):
+        self.tiles += int(batch.shape[0])
+        return self._engine.infer(batch)
+
+    def __getattr__(self, name: str) -> Any:  # tile_hw, manifest, backend, path, ...
+        return getattr(self._engine, name)
+
+
+def stage_shares(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
+    """Seconds per stage as shares of wall time, plus ``other`` = 1 - the main-thread stages (>= 0)."""
+    if wall_s <= 0:
+        return {**{k: 0.0 for k in stage_s}, "other": 0.0}
+    shares = {k: v / wall_s for k, v in stage_s.items()}
+    busy = sum(shares.get(k, 0.0) for k in MAIN_STAGES)
+    shares["other"] = max(0.0, 1.0 - busy)
+    return shares
+
+
+def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: float = 3.0, lines: int | None = None,
+                  warmup_s: float = 0.0, batch_size: int = 4, overlap_px: int = 32, scale: float = 1.0,
+                  texture: str = "carbon", seed: int = 0, tick: Tick | None = None) -> PipelineFigures:
+    """Run the ``run`` pipeline on the synthetic web at full speed for ``duration_s`` seconds.
+
+    Args:
+        engine: an open engine (kept open: the caller closes it).
+        width_px: web width, px.
+        duration_s: acquisition stops after this many seconds (queued frames are still inspected).
+        lines: acquisition also stops after this many web lines (whichever comes first); with the
+            line rate the bare engine sustains times ``duration_s``, the run lasts about
+            ``duration_s`` instead of that plus the time to drain the queue.
+        warmup_s: engine warm-up before the run, s (0 when the engine is warm already).
+        batch_size, overlap_px, scale: as ``edgeinspect run``.
+        texture, seed: the synthetic web.
+        tick: called with the share of the run done.
+
+    Returns:
+        :class:`PipelineFigures`.
+
+    Raises:
+        EdgeInspectError: bad settings (tiling, width) or the run failed.
+    """
+    from edgeinspect.config import RunConfig
+    from edgeinspect.stream.runner import run_inspection
+
+    if width_px < 1:
+        raise EdgeInspectError(f"--width-px must be >= 1, got {width_px}")
+    if duration_s <= 0:
+        raise EdgeInspectError(f"--duration-s must be > 0, got {duration_s:g}")
+    if warmup_s > 0:
+        warm_up(engine, make_batches(synthetic_tiles(tuple(engine.tile_hw)), batch_size), warmup_s)
+    counted = _CountingEngine(engine)
+
+    def progress(p) -> None:
+        if tick:
+            tick(min(1.0, max(p.wall_time_s / duration_s, p.lines / lines if lines else 0.0)))
+
+    with tempfile.TemporaryDirectory(prefix="edgeinspect-bench-") as tmp:
+        config = RunConfig(
+            camera=f"sim:{texture}", out=Path(tmp) / "run", duration_s=float(duration_s),
+            lines=None if lines is None else max(1, int(lines)), overlap_px=int(overlap_px),
+            scale=float(scale), batch_size=int(batch_size), source_options={"width": int(width_px), "seed": seed},
+        )
+        summary = run_inspection(config, engine=counted, progress=progress, handle_signals=False)
+    wall = float(summary.wall_time_s)
+    lines_per_s = summary.lines_inspected / wall if wall > 0 else 0.0
+    return PipelineFigures(
+        width_px=int(summary.width_px),
+        lines=int(summary.lines_inspected),
+        wall_s=wall,
+        lines_per_s=lines_per_s,
+        mpx_per_s=summary.lines_inspected * summary.width_px / wall / 1e6 if wall > 0 else 0.0,
+        tiles=counted.tiles,
+        tiles_per_s=lines_per_s * tiles_per_line(int(summary.width_px), tuple(engine.tile_hw), overlap_px, scale),
+        inferred_tiles_per_s=counted.tiles / wall if wall > 0 else 0.0,
+        stage_s=dict(summary.stage_s),
+        stages=stage_shares(dict(summary.stage_s), wall),
+        frames_dropped=int(summary.frames_dropped),
+        defects=int(summary.defects),
+    )

@@ -1,0 +1,120 @@
+"""Engine mode of the bench: figures from latencies, synthetic tiles, interleaving, the keeps_up logic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from bench_doubles import ThrottledEngineDouble
+
+from edgeinspect.bench import BenchOptions, run_bench
+from edgeinspect.bench.compare import FIGURES, ratios
+from edgeinspect.bench.engine import make_batches, summarize, synthetic_tiles, time_engine, time_interleaved
+from edgeinspect.errors import EdgeInspectError
+
+
+def test_summarize_hand_computed():
+    figures = summarize([0.1, 0.2, 0.3, 0.4], batch=2, tile_hw=(100, 100))
+    assert figures.tiles == 8 and figures.batches == 4
+    assert figures.seconds == pytest.approx(1.0)
+    assert figures.tiles_per_s == pytest.approx(8.0)
+    assert figures.mpx_per_s == pytest.approx(8 * 100 * 100 / 1e6)
+    assert figures.latency_ms["p50"] == pytest.approx(250.0)
+    assert figures.latency_ms["p90"] == pytest.approx(370.0)  # numpy linear: 0.3 + 0.7 * 0.1
+    assert figures.latency_ms["max"] == pytest.approx(400.0)
+    with pytest.raises(EdgeInspectError):
+        summarize([], batch=1, tile_hw=(8, 8))
+
+
+def test_synthetic_tiles_are_web_cut_uint8_and_deterministic():
+    tiles = synthetic_tiles((32, 48), count=10)
+    assert tiles.shape == (10, 1, 32, 48) and tiles.dtype == np.uint8
+    assert tiles.std() > 1.0  # textured web, not a constant
+    assert len({t.tobytes() for t in tiles}) == 10
+    np.testing.assert_array_equal(tiles, synthetic_tiles((32, 48), count=10))
+
+
+def test_make_batches_cycle_the_pool():
+    pool = np.arange(5, dtype=np.uint8).reshape(5, 1, 1, 1)
+    batches = make_batches(pool, 2)
+    assert [b[:, 0, 0, 0].tolist() for b in batches] == [[0, 1], [2, 3], [4, 0]]
+    assert all(b.flags.c_contiguous for b in batches)
+
+
+def test_time_engine_counts_warmup_and_timed_batches():
+    engine = ThrottledEngineDouble((16, 16), delay_s=0.005)
+    timing = time_engine(engine, batch=3, duration_s=0.05, warmup_s=0.02)
+    assert timing.warmup_batches >= 1
+    assert timing.latencies_s.size >= 1
+    assert len(engine.calls) == timing.warmup_batches + timing.latencies_s.size
+    assert all(n == 3 for _, n, _ in engine.calls)
+    assert timing.latencies_s.min() >= 0.005  # each call sleeps 5 ms
+    assert timing.latencies_s.sum() >= 0.05
+
+
+def test_interleaved_rounds_alternate_on_the_same_tiles():
+    log: list = []
+    a, b = ThrottledEngineDouble((16, 16), 0.002, name="A"), ThrottledEngineDouble((16, 16), 0.002, name="B")
+    a.log = b.log = log
+    ta, tb = time_interleaved([a, b], batch=2, duration_s=0.06, warmup_s=0.0, round_s=0.01)
+    names = [name for name, _, _ in log]
+    runs = [names[0]] + [n for prev, n in zip(names, names[1:]) if n != prev]
+    assert len(runs) >= 4  # A B | B A | ... not all of A then all of B
+    assert runs[:3] == ["A", "B", "A"]  # round 1: A then B; round 2: B then A → runs A, B, A (B's two rounds merge)
+    assert {s for _, _, s in a.calls} == {s for _, _, s in b.calls}  # same batches
+    assert ta.latencies_s.sum() >= 0.06 and tb.latencies_s.sum() >= 0.06
+
+
+def test_ratios_are_engine_over_engine2():
+    fa = summarize([0.1, 0.1], batch=4, tile_hw=(10, 10))
+    fb = summarize([0.2, 0.2], batch=4, tile_hw=(10, 10))
+    r = ratios(fa, fb)
+    assert list(r) == list(FIGURES)
+    assert r["tiles_per_s"] == pytest.approx(2.0)
+    assert r["mpx_per_s"] == pytest.approx(2.0)
+    assert r["latency_p50_ms"] == pytest.approx(0.5)
+    assert r["latency_max_ms"] == pytest.approx(0.5)
+
+
+def test_throttled_engine_does_not_keep_up():
+    """At most 4 tiles / 10 ms = 400 tiles/s; 4096 px with 64² tiles, overlap 32 needs 127/32 tiles a line."""
+    double = ThrottledEngineDouble((64, 64), delay_s=0.01)
+    report = run_bench(BenchOptions(batch=4, duration_s=0.1, warmup_s=0.0, width_px=4096, line_rate_hz=1000.0),
+                       engine=double)
+    data = report.to_json()
+    assert data["tiles_per_s"] <= 400.0
+    assert data["tiles_per_line"] == pytest.approx(127 / 32)
+    assert data["required_tiles_per_s"] == pytest.approx(127 / 32 * 1000)  # 3968.75
+    assert data["max_line_rate_hz"] == pytest.approx(data["tiles_per_s"] / (127 / 32))
+    assert data["max_line_rate_hz"] <= 400 * 32 / 127
+    assert data["headroom"] == pytest.approx(data["max_line_rate_hz"] / 1000.0)
+    assert data["keeps_up"] is False
+    assert data["verdict_from"] == "engine"
+    assert data["backend"] == "throttled-double" and data["precision"] == "fp32"
+    json.dumps(data)
+
+
+def test_same_engine_keeps_up_with_a_slow_enough_camera():
+    double = ThrottledEngineDouble((64, 64), delay_s=0.01)
+    # one batch per 10 ms is >= 0.01 tiles/s by far: 0.001 lines/s needs 0.004 tiles/s
+    report = run_bench(BenchOptions(batch=4, duration_s=0.03, warmup_s=0.0, width_px=4096, line_rate_hz=0.001),
+                       engine=double)
+    assert report.budget.keeps_up is True
+    assert report.budget.headroom == pytest.approx(report.budget.max_line_rate_hz / 0.001)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (BenchOptions(line_rate_hz=1000.0), "needs --width-px"),
+        (BenchOptions(duration_s=0.0), "--duration-s"),
+        (BenchOptions(batch=0), "--batch-size"),
+        (BenchOptions(width_px=4096, overlap_px=64), "overlap_px"),
+    ],
+)
+def test_bad_options_fail_before_timing(options, match):
+    double = ThrottledEngineDouble((64, 64), delay_s=0.0)
+    with pytest.raises(EdgeInspectError, match=match):
+        run_bench(options, engine=double)
+    assert double.calls == []

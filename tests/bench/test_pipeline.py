@@ -1,0 +1,61 @@
+"""Pipeline mode of the bench: the run path on the synthetic web, tile counts as the run's tiler, stage shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeinspect.bench import BenchOptions, run_bench
+from edgeinspect.bench.pipeline import stage_shares
+from edgeinspect.stream.records import STAGES
+from edgeinspect.stream.tiler import Tiler
+
+
+def tiles_the_tiler_emits(lines: int, width: int, tile_hw: tuple[int, int], overlap: int, frame_lines: int) -> int:
+    """Tiles the run's Tiler emits for one gap-free segment of ``lines`` lines in frames of ``frame_lines``."""
+    tiler = Tiler(tile_hw, overlap_px=overlap)
+    count, done = 0, 0
+    while done < lines:
+        n = min(frame_lines, lines - done)
+        count += len(tiler.push(np.zeros((n, width), np.uint8)))
+        done += n
+    return count + len(tiler.flush())
+
+
+def test_pipeline_runs_the_run_path_and_gives_the_verdict(dark_engine):
+    options = BenchOptions(engine=dark_engine, threads=1, batch=4, duration_s=0.3, warmup_s=0.05, width_px=256,
+                           line_rate_hz=50_000.0, overlap_px=8, pipeline=True)
+    report = run_bench(options)
+    pipeline = report.pipeline
+    assert pipeline is not None and pipeline.width_px == 256
+    assert pipeline.lines > 0
+    assert pipeline.frames_dropped == 0  # unpaced sim: the source waits for room
+    assert pipeline.tiles == tiles_the_tiler_emits(pipeline.lines, 256, (32, 32), 8, 256)
+    assert pipeline.lines_per_s == pytest.approx(pipeline.lines / pipeline.wall_s)
+    assert pipeline.mpx_per_s == pytest.approx(pipeline.lines * 256 / pipeline.wall_s / 1e6)
+    assert pipeline.inferred_tiles_per_s == pytest.approx(pipeline.tiles / pipeline.wall_s)
+    assert pipeline.tiles_per_s == pytest.approx(pipeline.lines_per_s * 11 / 24)  # effective: lines/s × tiles/line
+
+    data = report.to_json()
+    assert data["verdict_from"] == "pipeline"
+    assert data["max_line_rate_hz"] == pytest.approx(pipeline.lines_per_s)
+    assert data["tiles_per_line"] == pytest.approx(11 / 24)  # ceil((256 - 8) / 24) = 11 across, a row per 24 lines
+    assert data["required_tiles_per_s"] == pytest.approx(data["tiles_per_line"] * 50_000)
+    assert data["headroom"] == pytest.approx(pipeline.lines_per_s / 50_000)
+    assert data["keeps_up"] is (pipeline.lines_per_s >= 50_000)
+    assert data["engine_limit"]["max_line_rate_hz"] == pytest.approx(data["tiles_per_s"] / data["tiles_per_line"])
+    assert data["pipeline"]["efficiency"] == pytest.approx(pipeline.tiles_per_s / data["tiles_per_s"])
+    assert data["pipeline"]["efficiency"] == pytest.approx(
+        data["max_line_rate_hz"] / data["engine_limit"]["max_line_rate_hz"])
+    assert list(data["stages"]) == [*STAGES, "other"]
+    assert all(0.0 <= share <= 1.0 + 1e-6 for share in data["stages"].values())
+    main_thread = sum(data["stages"][s] for s in ("tile", "infer", "stitch", "track", "sinks", "other"))
+    assert main_thread == pytest.approx(1.0, abs=1e-3)
+    assert data["stages"]["infer"] > 0
+
+
+def test_stage_shares_are_of_wall_time():
+    shares = stage_shares({"acquire": 1.0, "tile": 0.5, "infer": 2.0, "stitch": 0.25, "track": 0.25, "sinks": 0.0},
+                          wall_s=4.0)
+    assert shares == {"acquire": 0.25, "tile": 0.125, "infer": 0.5, "stitch": 0.0625, "track": 0.0625,
+                      "sinks": 0.0, "other": 0.25}
