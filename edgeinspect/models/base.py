@@ -1,0 +1,80 @@
+"""What every edgeinspect network returns and how it checks its input.
+
+Every registered model takes ``x (N,1,H,W)`` float32 pixel values in [0, 255] (8-bit scale) and
+returns :class:`SegOutput`. Input normalisation and the final sigmoid are inside the network.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from torch import Tensor, nn
+
+from edgeinspect.errors import EdgeInspectError
+
+__all__ = ["SegOutput", "InputNorm", "check_input"]
+
+
+class SegOutput(NamedTuple):
+    """Inference outputs of a segmentation network.
+
+    Attributes:
+        prob: ``(N,1,H,W)`` float32 defect probability in [0, 1].
+        loc: ``(N,1,H,W)`` float32 localisation map in [0, 1] for nets with a DLM, else None.
+    """
+
+    prob: Tensor
+    loc: Tensor | None
+
+
+class InputNorm(nn.Module):
+    """``x (N,1,H,W)`` in [0, 255] → ``(x / 255 - mean) / std`` (mean/std of the [0,1]-scaled image).
+
+    Args:
+        mean: mean of the [0, 1]-scaled grayscale input (timm convention).
+        std: standard deviation of the [0, 1]-scaled grayscale input, > 0.
+    """
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        if std <= 0:
+            raise ValueError(f"std must be > 0, got {std}")
+        self.mean, self.std = float(mean), float(std)
+        self.scale = 1.0 / (255.0 * self.std)
+        self.shift = -self.mean / self.std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale + self.shift
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
+def check_input(x: Tensor, arch: str, input_size: tuple[int, int] | None, size_multiple: int) -> None:
+    """Raise :class:`EdgeInspectError` unless ``x`` is ``(N,1,H,W)`` of a size the network serves.
+
+    Args:
+        x: network input.
+        arch: registered model name (for the message).
+        input_size: ``(H, W)`` the network was built for when it only serves one size, else None.
+        size_multiple: H and W must be multiples of this.
+
+    Skipped while ``torch.jit`` traces (ONNX export): the exporter fixes the tile size itself.
+    """
+    import torch
+
+    if torch.jit.is_tracing():
+        return
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise EdgeInspectError(f"model {arch}: input must be (N,1,H,W) grayscale, got shape {tuple(x.shape)}")
+    height, width = int(x.shape[2]), int(x.shape[3])
+    if input_size is not None and (height, width) != tuple(input_size):
+        raise EdgeInspectError(
+            f"model {arch} was built for {input_size[0]}x{input_size[1]} tiles, got {height}x{width}: "
+            f"tile to {input_size[0]}x{input_size[1]} or create the model with input_size=({height}, {width})"
+        )
+    if height % size_multiple or width % size_multiple:
+        near = tuple(max(size_multiple, round(v / size_multiple) * size_multiple) for v in (height, width))
+        raise EdgeInspectError(
+            f"model {arch}: tile {height}x{width} is not a multiple of {size_multiple}; use {near[0]}x{near[1]}"
+        )
