@@ -12,6 +12,17 @@ from edgeinspect.cli.app import app
 # Each name is a module of this package that registers its command(s) on ``app``.
 COMMAND_MODULES = (
     "info",
+    "models",
+    "eval",
+    "synth",
+    "run",
+    "plugins",
+    "train",
+    "export",
+    "build",
+    "bench",
+    "calib",
+    "doctor",
 )
 
 for _name in COMMAND_MODULES:
@@ -26,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="edgeinspect", standalone_mode=True)
     except EdgeInspectError as error:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {error}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}")
         sys.exit(2)

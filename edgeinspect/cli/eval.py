@@ -54,7 +54,10 @@ def evaluate(
         Path | None,
         typer.Option("--pred", help="Folder of predicted masks DIR/<sample name>.png: 0/1 or 0/255 masks, or 0..255 probabilities (defect >= 128)."),
     ] = None,
-    split: Annotated[Split, typer.Option("--split", help="Part of --data to score (stratified 3:1:1, seed 0).")] = Split.test,
+    split: Annotated[
+        Split | None,
+        typer.Option("--split", help="Part of --data to score (stratified 3:1:1, seed 0); default: all with --pred, test otherwise."),
+    ] = None,
     data_format: Annotated[DatasetFormat, typer.Option("--format", help="Dataset layout of --data.")] = DatasetFormat.auto,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip samples with a missing mask instead of stopping.")] = False,
     area_tolerance: Annotated[
@@ -64,15 +67,40 @@ def evaluate(
         int, typer.Option("--min-area-px", min=0, help="Ignore truth defects (and false detections) smaller than this many pixels.")
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run", help="Score an `edgeinspect run` folder against its truth.jsonl (sim runs); no --data.")
+    ] = None,
+    engine: Annotated[
+        Path | None,
+        typer.Option("--engine", help="Predict with an engine folder (edgeinspect build), .onnx or .pt: each image resized to the tile and back."),
+    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Engine CPU threads (--engine).")] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="Score a training checkpoint (RUN/best.pt of `edgeinspect train`) on --split cut with the run's own seed and ratios."),
+    ] = None,
 ) -> None:
     """Score predicted defect masks against a dataset: mPA, mIoU, mIoU80, Dice, IoU, per-defect recall and area error."""
-    sources = {"--pred": pred}
+    if run_dir is not None:  # a run folder carries its own truth: edgeinspect.stream.score
+        from edgeinspect.cli.run import print_run_score
+
+        print_run_score(run_dir, area_tolerance=area_tolerance, as_json=as_json, other_sources=(data, pred))
+        return
+    sources = {"--pred": pred, "--engine": engine, "--checkpoint": checkpoint}
     given = [option for option, value in sources.items() if value is not None]
     if len(given) != 1:
         which = f"got {', '.join(given)}" if given else "got none"
         raise EdgeInspectError(f"give exactly one source of predictions: {' or '.join(sources)} ({which})")
     if data is None:
         raise EdgeInspectError("--data DIR is required: the dataset whose truth masks the predictions are scored against")
+    if split is None:  # a folder of predictions usually covers the whole dataset; models are scored on held-out data
+        split = Split.all if pred is not None else Split.test
+    if checkpoint is not None:  # the run's own split and input size: edgeinspect.train.evaluate (needs torch)
+        from edgeinspect.cli.train import print_checkpoint_eval
+
+        print_checkpoint_eval(checkpoint, data, split.value, data_format=data_format.value, skip_bad=skip_bad,
+                              area_tolerance=area_tolerance, min_area_px=min_area_px, as_json=as_json)
+        return
 
     if pred is not None and not pred.is_dir():
         raise DataError(f"{pred}: prediction folder not found (--pred)")
@@ -83,7 +111,7 @@ def evaluate(
     dataset = open_dataset(data, data_format.value, skip_bad=skip_bad).split(split.value)
     if len(dataset) == 0:
         raise DataError(f"{data}: split {split.value!r} is empty; use --split all")
-    pairs = _prediction_pairs(dataset, pred=pred)
+    pairs = _prediction_pairs(dataset, pred=pred, engine=engine, threads=threads)
     report = evaluate_masks(
         _with_progress(pairs, len(dataset)), area_tolerance=area_tolerance, min_area_px=min_area_px
     )
@@ -93,12 +121,20 @@ def evaluate(
         _print_report(report, title=f"{data} ({dataset.format}, split {split.value}, {len(dataset)} images)", skipped=dataset.skipped)
 
 
-def _prediction_pairs(dataset: Dataset, *, pred: Path | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _prediction_pairs(
+    dataset: Dataset, *, pred: Path | None = None, engine: Path | None = None, threads: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(pred, truth)`` for every sample of ``dataset`` from the one source given."""
     if pred is not None:
         from edgeinspect.data.datasets import prediction_pairs
 
         return prediction_pairs(dataset, pred)
+    if engine is not None:  # resize to the engine tile, infer, resize back (edgeinspect.backends.evaluate)
+        from edgeinspect.backends import load
+        from edgeinspect.backends.evaluate import engine_pairs
+
+        load(engine)  # checks the path and manifest now: a bad --engine is one error line before any work
+        return engine_pairs(engine, dataset, threads=threads)
     raise AssertionError("no prediction source")  # evaluate() checked exactly one is given
 
 

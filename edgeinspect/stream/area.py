@@ -41,6 +41,7 @@ CALIBRATION_KEYS = (
     "camera", "description", "width_px", "mm_per_px", "mm_per_px_poly", "mm_per_line",
     "encoder_pitch_mm", "pulses_per_line", "web_speed_mm_s", "line_rate_hz",
     "reject_area_mm2", "significant_area_mm2",
+    "meta",  # free-form provenance (source images, date, residuals) written by `calib camera`; not read here
 )
 
 #: Relative tolerance of the area-accuracy requirement (±20 %).

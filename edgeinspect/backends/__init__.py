@@ -1,0 +1,83 @@
+"""Inference engines: one small class per runtime behind one :class:`~edgeinspect.backends.base.Engine` API.
+
+:func:`load` opens whatever a path names:
+
+- an engine folder (``engines/NAME`` with ``manifest.json``, written by ``edgeinspect build``): the
+  class the manifest's ``backend`` names (``openvino``, ``onnxruntime``, ``tensorrt``), after checking
+  every file's sha256;
+- a raw ``.onnx`` file: an ONNX Runtime FP32 engine without manifest (for comparisons);
+- a ``.pt`` checkpoint: PyTorch eager (for comparisons; needs the ``train`` extra).
+
+The runtime path imports no torch: runtimes are imported when an engine opens.
+
+Example:
+    >>> from edgeinspect import backends
+    >>> with backends.load("engines/lite-int8", threads=2) as engine:
+    ...     probs = engine.infer(tiles)["prob"]       # (N,1,H,W) float32 in [0,1]
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from edgeinspect.backends.base import Engine, InferenceStats
+from edgeinspect.backends.manifest import MANIFEST_NAME, Manifest, read_manifest
+from edgeinspect.errors import EdgeInspectError
+
+__all__ = ["BACKENDS", "Engine", "InferenceStats", "Manifest", "engine_class", "load", "read_manifest"]
+
+#: Backend name → "module:Class"; modules are imported only when that backend is used.
+BACKENDS: dict[str, str] = {
+    "openvino": "edgeinspect.backends.openvino:OpenVINOEngine",
+    "onnxruntime": "edgeinspect.backends.onnxruntime:OnnxRuntimeEngine",
+    "tensorrt": "edgeinspect.backends.tensorrt:TensorRTEngine",
+    "torch": "edgeinspect.backends.torch:TorchEngine",
+}
+
+
+def engine_class(backend: str) -> type[Engine]:
+    """The Engine subclass for a backend name.
+
+    Raises:
+        EdgeInspectError: unknown backend, or its module is not available here.
+    """
+    if backend not in BACKENDS:
+        raise EdgeInspectError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    module_name, class_name = BACKENDS[backend].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise EdgeInspectError(f"backend {backend!r} is not available in this install ({error})") from None
+    return getattr(module, class_name)
+
+
+def load(path: str | Path, *, threads: int | None = None, hint: str = "latency") -> Engine:
+    """Make the engine a path names (not opened yet: use ``with`` or ``.open()``).
+
+    Args:
+        path: an engine folder with ``manifest.json``, a ``.onnx`` model or a ``.pt`` checkpoint.
+        threads: CPU threads for inference (``None``: the runtime's default).
+        hint: ``"latency"`` (default) or ``"throughput"``.
+
+    Returns:
+        An unopened :class:`Engine`; its ``manifest`` is checked already (sha256 of every file).
+
+    Raises:
+        EdgeInspectError: the path is missing, the manifest is missing/incomplete, a file was
+            changed after the build, or the backend is not available.
+    """
+    path = Path(path)
+    if path.is_dir():
+        manifest = read_manifest(path)
+        return engine_class(manifest.backend)(path, manifest, threads=threads, hint=hint)
+    if not path.exists():
+        raise EdgeInspectError(f"{path}: not found; give an engine folder (edgeinspect build --out ...), a .onnx or a .pt file")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        return engine_class("onnxruntime")(path, None, threads=threads, hint=hint)
+    if suffix in (".pt", ".pth"):
+        return engine_class("torch")(path, None, threads=threads, hint=hint)
+    if path.name == MANIFEST_NAME:
+        return load(path.parent, threads=threads, hint=hint)
+    raise EdgeInspectError(f"{path}: not an engine folder, .onnx or .pt file")

@@ -1,0 +1,54 @@
+"""PyTorch eager engine over a checkpoint (``.pt``): for comparisons only (needs the ``train`` extra).
+
+Same contract as every engine: ``(N,1,H,W)`` uint8/float32 pixel values in, ``{"prob", "loc"}``
+float32 out. The tile size comes from the checkpoint's ``cfg["input_size"]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeinspect.backends.base import Engine
+from edgeinspect.errors import EdgeInspectError
+
+
+class TorchEngine(Engine):
+    """``torch`` eager inference of a checkpoint on the CPU (``threads`` → ``torch.set_num_threads``)."""
+
+    backend = "torch"
+    _fresh_outputs = True
+
+    def _open(self) -> None:
+        try:
+            import torch
+
+            from edgeinspect.models.checkpoint import load_checkpoint
+        except ImportError as error:
+            raise EdgeInspectError(
+                f"{self.path}: a .pt checkpoint needs torch (`pip install edgeinspect[train]`): {error}"
+            ) from None
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        model, _extra = load_checkpoint(self.path)
+        self._model = model.eval()
+        self._torch = torch
+        cfg = getattr(model, "default_cfg", None) or {}
+        size = cfg.get("input_size")
+        if self._tile_hw is None and size:
+            self._tile_hw = (int(size[-2]), int(size[-1]))
+        names = tuple(cfg.get("outputs") or ("prob",))
+        self._outputs = tuple(n for n in names if n in ("prob", "loc")) or ("prob",)
+
+    def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        torch = self._torch
+        with torch.inference_mode():
+            out = self._model(torch.from_numpy(batch))
+        result = {"prob": out.prob.float().numpy()}
+        if "loc" in self._outputs and getattr(out, "loc", None) is not None:
+            result["loc"] = out.loc.float().numpy()
+        elif "loc" in self._outputs:
+            self._outputs = ("prob",)
+        return result
+
+    def _close(self) -> None:
+        del self._model

@@ -1,0 +1,76 @@
+"""The edgeinspect keys an exported ONNX carries in ``metadata_props`` (no torch).
+
+``edgeinspect.arch``, ``edgeinspect.kwargs`` (JSON), ``edgeinspect.tile_hw`` (``"H,W"``),
+``edgeinspect.op_form``, ``edgeinspect.outputs`` (``"prob,loc"``), ``edgeinspect.version``: what
+``edgeinspect build`` needs to build an engine from a bare ``.onnx``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edgeinspect.errors import EdgeInspectError
+
+META_PREFIX = "edgeinspect."
+
+
+def write_metadata(proto, *, arch: str, kwargs: dict[str, Any], tile_hw: tuple[int, int], op_form: str,
+                   outputs: tuple[str, ...]) -> None:
+    """Replace ``proto.metadata_props`` with the edgeinspect keys (``proto``: ``onnx.ModelProto``)."""
+    from edgeinspect import __version__
+
+    meta = {
+        "arch": arch,
+        "kwargs": json.dumps(kwargs, sort_keys=True, default=list),
+        "tile_hw": f"{int(tile_hw[0])},{int(tile_hw[1])}",
+        "op_form": op_form,
+        "outputs": ",".join(outputs),
+        "version": __version__,
+    }
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = META_PREFIX + key, str(value)
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The edgeinspect metadata of an ONNX file.
+
+    Returns:
+        ``{"arch": str, "kwargs": dict, "tile_hw": (H, W), "op_form": str, "outputs": tuple, "version": str}``;
+        keys an ONNX made elsewhere lacks are absent.
+
+    Raises:
+        EdgeInspectError: the file is missing or not an ONNX model.
+    """
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeInspectError(f"{path}: ONNX file not found")
+    try:
+        proto = onnx.load_model(str(path), load_external_data=False)
+    except Exception as error:  # onnx raises DecodeError / ValueError on garbage
+        raise EdgeInspectError(f"{path}: not a readable ONNX model ({type(error).__name__})") from None
+    raw = {p.key[len(META_PREFIX):]: p.value for p in proto.metadata_props if p.key.startswith(META_PREFIX)}
+    meta: dict[str, Any] = dict(raw)
+    try:
+        if "kwargs" in raw:
+            meta["kwargs"] = json.loads(raw["kwargs"])
+        if "tile_hw" in raw:
+            meta["tile_hw"] = tuple(int(v) for v in raw["tile_hw"].split(","))
+    except ValueError:
+        raise EdgeInspectError(f"{path}: bad edgeinspect metadata; re-export it with `edgeinspect export`") from None
+    if "outputs" in raw:
+        meta["outputs"] = tuple(raw["outputs"].split(","))
+    meta["opset"] = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    meta["custom_domains"] = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
+    if "tile_hw" not in meta:
+        shape = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+        if len(shape) == 4 and shape[2].HasField("dim_value") and shape[3].HasField("dim_value"):
+            meta["tile_hw"] = (shape[2].dim_value, shape[3].dim_value)
+    if "outputs" not in meta:
+        meta["outputs"] = tuple(o.name for o in proto.graph.output)
+    return meta

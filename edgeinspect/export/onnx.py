@@ -1,0 +1,173 @@
+"""Network → ONNX: input ``image`` (N,1,H,W) float32 in [0,255], outputs ``prob`` (+ ``loc``). Needs torch.
+
+The graph holds everything between pixels and probabilities (input normalisation, sigmoid, PCM), so
+engines only move arrays. Batch is dynamic, the tile size fixed (LPC-Net's strip projection is sized
+from it). Two op forms (:class:`~edgeinspect.export.OpForm`):
+
+- ``standard``: strip projection and PCM decomposed into standard ONNX ops (depthwise Conv, Mul,
+  Conv, Clip...): ONNX Runtime, OpenVINO, TensorRT ≤ 10.8 / JetPack 6.
+- ``plugin``: each is one TensorRT plugin node (:mod:`edgeinspect.export.plugin_ops`).
+
+Exporter: torch 2.13's default ``torch.onnx.export(..., dynamo=True)`` (torch.export + onnxscript).
+The TorchScript exporter (``dynamo=False``) still runs in 2.13 but warns it "will be removed"; the
+dynamo exporter exports LPC-Net in ~14 s, folds BatchNorm into Conv, and takes custom ops through a
+``custom_translation_table``. Opset :data:`~edgeinspect.export.ONNX_OPSET` (18).
+
+The ONNX carries ``metadata_props``: ``edgeinspect.arch``, ``edgeinspect.kwargs`` (JSON),
+``edgeinspect.tile_hw`` (``"H,W"``), ``edgeinspect.op_form``, ``edgeinspect.outputs``,
+``edgeinspect.version`` — what ``edgeinspect build`` needs to build from a bare ``.onnx``.
+
+Example:
+    >>> model, info = load_checkpoint("runs/lite/best.pt")
+    >>> export_onnx(model, Path("lite.onnx"), op_form=OpForm.STANDARD, tile_hw=(256, 256))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgeinspect.errors import EdgeInspectError
+from edgeinspect.export import INPUT_NAME, ONNX_OPSET, OpForm
+from edgeinspect.export.metadata import write_metadata
+
+OUTPUT_NAMES = ("prob", "loc")
+
+
+class _GraphIO(nn.Module):
+    """Wraps a network so the traced graph has one input ``image`` and plain tensor outputs."""
+
+    def __init__(self, model: nn.Module, with_loc: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.with_loc = with_loc
+
+    def forward(self, image: torch.Tensor):
+        out = self.model(image)
+        prob = out.prob if hasattr(out, "prob") else out
+        if self.with_loc:
+            return prob, out.loc
+        return prob
+
+
+def _tile_hw(model: nn.Module, tile_hw: tuple[int, int] | None) -> tuple[int, int]:
+    if tile_hw is not None:
+        return int(tile_hw[0]), int(tile_hw[1])
+    size = (getattr(model, "default_cfg", None) or {}).get("input_size")
+    if not size:
+        raise EdgeInspectError("model has no default_cfg['input_size']; pass tile_hw=(H, W)")
+    return int(size[-2]), int(size[-1])
+
+
+def _has_loc(model: nn.Module, tile_hw: tuple[int, int]) -> bool:
+    with torch.inference_mode():
+        out = model(torch.full((1, 1, *tile_hw), 128.0))
+    return getattr(out, "loc", None) is not None
+
+
+def network_record(model: nn.Module) -> dict[str, Any]:
+    """``{"arch", "kwargs"}`` of a registry-built model (JSON-safe), ``arch`` "custom" otherwise."""
+    arch = getattr(model, "arch", None) or type(model).__name__
+    kwargs = getattr(model, "init_kwargs", None) or {}
+    return {"arch": str(arch), "kwargs": json.loads(json.dumps(kwargs, default=list))}
+
+
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    *,
+    op_form: OpForm | str = OpForm.STANDARD,
+    tile_hw: tuple[int, int] | None = None,
+    opset: int = ONNX_OPSET,
+    network: dict[str, Any] | None = None,
+) -> Path:
+    """Export a segmentation network to ONNX.
+
+    Args:
+        model: a network taking ``(N,1,H,W)`` float32 in [0,255] and returning ``SegOutput`` (or a tensor).
+        path: the ``.onnx`` file to write (parents created).
+        op_form: ``"standard"`` or ``"plugin"``.
+        tile_hw: input ``(H, W)``; default the model's ``default_cfg["input_size"]``.
+        opset: default-domain opset (>= 17).
+        network: ``{"arch", "kwargs"}`` stored in the metadata; default from ``model.arch``/``init_kwargs``.
+
+    Returns:
+        ``path``. Input ``image`` ``(batch,1,H,W)`` float32; outputs ``prob`` and, for nets with a
+        DLM, ``loc``, each ``(batch,1,H,W)`` float32 in [0,1].
+
+    Raises:
+        EdgeInspectError: bad op form/opset, or the exporter fails (first line of its error).
+    """
+    import onnx
+
+    from edgeinspect import __version__
+
+    try:
+        op_form = OpForm(op_form)
+    except ValueError:
+        raise EdgeInspectError(f"op form must be one of {', '.join(f.value for f in OpForm)}, got {op_form!r}") from None
+    if opset < 17:
+        raise EdgeInspectError(f"opset must be >= 17, got {opset}")
+    path = Path(path)
+    model = model.eval()
+    tile_hw = _tile_hw(model, tile_hw)
+    with_loc = _has_loc(model, tile_hw)
+    outputs = OUTPUT_NAMES if with_loc else OUTPUT_NAMES[:1]
+    translation = None
+    exported: nn.Module = model
+    if op_form is OpForm.PLUGIN:
+        from edgeinspect.export.plugin_ops import plugin_form, translation_table
+
+        exported, _ = plugin_form(model)
+        translation = translation_table()
+    wrapper = _GraphIO(exported, with_loc).eval()
+    example = torch.full((2, 1, *tile_hw), 128.0)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    captured = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                wrapper, (example,), None, dynamo=True, opset_version=opset, verbose=False,
+                input_names=[INPUT_NAME], output_names=list(outputs),
+                dynamic_shapes={"image": {0: batch}}, custom_translation_table=translation,
+            )
+    except Exception as error:  # the exporter's errors are long; keep the summary line
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        summary = next((line for line in lines if "Error" in line or "error" in line), lines[0] if lines else "")
+        raise EdgeInspectError(f"ONNX export of {type(model).__name__} failed: {summary.strip()[:300]}") from error
+    proto = program.model_proto
+    network = network or network_record(model)
+    write_metadata(proto, arch=network["arch"], kwargs=network.get("kwargs", {}), tile_hw=tile_hw,
+                   op_form=op_form.value, outputs=outputs)
+    proto.producer_name = "edgeinspect"
+    proto.producer_version = __version__
+    proto.doc_string = f"edgeinspect {network['arch']} {op_form.value}-op form, tile {tile_hw[0]}x{tile_hw[1]}"
+    onnx.checker.check_model(proto)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(proto, str(path))
+    return path
+
+
+def export_checkpoint(
+    checkpoint: Path, path: Path, *, op_form: OpForm | str = OpForm.STANDARD, opset: int = ONNX_OPSET
+) -> Path:
+    """Export a checkpoint (``.pt`` from ``edgeinspect train``) at its recorded tile size.
+
+    Raises:
+        EdgeInspectError: the checkpoint is missing or unreadable, or the export fails.
+    """
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise EdgeInspectError(f"{checkpoint}: checkpoint not found")
+    from edgeinspect.models import load_checkpoint
+
+    model, _extra = load_checkpoint(checkpoint)
+    return export_onnx(model, path, op_form=op_form, opset=opset, network=network_record(model))
