@@ -12,7 +12,7 @@ Run YAML keys (all optional)::
 
     camera: sim                     # sim[:TEXTURE] | genicam[:ID] | replay:PATH
     camera_config: line3-cam.yaml   # camera YAML (genicam: nodes, CTI ...; acquire/camera_config.py)
-    calib: ../calib/default.yaml    # camera calibration YAML (stream/area.py)
+    calib: ../calib/line3.yaml      # camera calibration YAML (stream/area.py); default: the synthetic web's
     engine: ../engines/lpcnet-lite  # engine directory (default: the bundled model)
     out: ../runs/line3              # output directory (default: runs/<timestamp>)
     lines: 20000                    # stop after this many web lines ...
@@ -175,7 +175,7 @@ class RunConfig:
             or ``"replay:PATH"``.
         camera_config: camera YAML (GenICam nodes, CTI, ...; see
             :mod:`edgeinspect.acquire.camera_config`), or None.
-        calib: calibration YAML path, or None for ``calib/default.yaml``.
+        calib: calibration YAML path, or None for the synthetic web's (``edgeinspect/assets/synthetic-web.yaml``).
         engine: engine directory (or ``.onnx``), or None for the bundled model.
         out: output directory, or None for ``runs/<timestamp>``.
         lines: stop after this many web lines (acquired, dropped ones included), or None.

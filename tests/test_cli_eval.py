@@ -47,7 +47,7 @@ def test_perfect_prediction_scores_one(pairs: Path) -> None:
     assert report["image_auc"] == 1.0
 
 
-def test_default_split_is_test_and_imperfect_numbers(pairs: Path, tmp_path: Path) -> None:
+def test_default_split_is_all_for_pred_and_test_split_numbers(pairs: Path, tmp_path: Path) -> None:
     pred = tmp_path / "pred"
     shutil.copytree(pairs / "masks", pred)
     write(pred / "s00.png", np.zeros((24, 32), np.uint8))  # s00 missed: 24 px of defect lost if in the split
@@ -57,7 +57,9 @@ def test_default_split_is_test_and_imperfect_numbers(pairs: Path, tmp_path: Path
     assert full["confusion"] == [[10 * 768 - 8 * 24, 0], [24, 7 * 24]]
     assert full["iou"] == pytest.approx(7 / 8)
     assert full["mIoU80"] == pytest.approx(9 / 10)
-    test = json.loads(runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pred), "--json"]).stdout)
+    default = json.loads(runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pred), "--json"]).stdout)
+    assert default["split"] == "all" and default["confusion"] == full["confusion"]  # a folder of predictions: all
+    test = json.loads(runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pred), "--split", "test", "--json"]).stdout)
     # 3:1:1 by label: 8 defect → 5/2/1, 2 free → 1/1/0, so the test split holds one image
     assert test["split"] == "test" and test["images"] == 1
 
@@ -65,8 +67,9 @@ def test_default_split_is_test_and_imperfect_numbers(pairs: Path, tmp_path: Path
 def test_table_output(pairs: Path) -> None:
     result = runner.invoke(app, ["eval", "--data", str(pairs), "--pred", str(pairs / "masks"), "--split", "all"])
     assert result.exit_code == 0, result.output
+    flat = " ".join(result.stdout.split())  # rich wraps the title
     for text in ("mIoU80", "100.00 %", "area within tolerance", "split all, 10 images"):
-        assert text in result.stdout
+        assert text in flat
 
 
 def test_missing_pred_folder_exits_2_with_one_line(pairs: Path, tmp_path: Path) -> None:
@@ -92,7 +95,7 @@ def test_missing_prediction_for_a_sample_names_it(pairs: Path, tmp_path: Path, c
 
 def test_no_source_and_no_data_are_one_line_errors(pairs: Path, capsys) -> None:
     code, _, err = run_main(["eval", "--data", str(pairs)], capsys)
-    assert code == 2 and "give exactly one source of predictions: --pred (got none)" in err
+    assert code == 2 and "give exactly one source of predictions: --pred or --engine or --checkpoint (got none)" in err
     code, _, err = run_main(["eval", "--pred", str(pairs / "masks")], capsys)
     assert code == 2 and "--data DIR is required" in err
 

@@ -40,7 +40,7 @@ def test_run_then_eval_run_json(tmp_path, dark_model, capsys):
     assert code == 0
     summary = json.loads(stdout)
     assert summary["lines_inspected"] == 600 and summary["stop_reason"] == "lines"
-    assert summary["backend"] == "onnxruntime" and summary["calibration"].endswith("calib/default.yaml")
+    assert summary["backend"] == "onnxruntime" and summary["calibration"].endswith("synthetic-web.yaml")
     for name in ("defects.jsonl", "defects.csv", "truth.jsonl", "summary.json"):
         assert (out / name).is_file()
     code, stdout, _ = cli(["eval", "--run", str(out), "--json"], capsys)

@@ -3,7 +3,7 @@
 :func:`time_pipeline` calls :func:`edgeinspect.stream.runner.run_inspection` (the very code
 ``edgeinspect run`` runs) on the synthetic web (``sim`` source at the given width, no pacing: the
 source waits for room in the queue, so nothing is dropped and the pipeline runs as fast as it can),
-with the run's defaults for everything bench does not set (overlays on, calib/default.yaml), into a
+with the run's defaults for everything bench does not set (overlays on, the synthetic web's calibration), into a
 temporary folder deleted afterwards.
 
 The run stops after ``duration_s`` seconds or after the lines the bare engine would inspect in

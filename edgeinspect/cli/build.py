@@ -22,10 +22,10 @@ def build(
                                            "tensorrt also fp16.")] = "fp32",
     calib: Annotated[Path | None, typer.Option(
         "--calib", help="INT8 calibration images: a folder of images, an image/mask dataset or a calib list YAML. "
-        "[default: tiles cut from the synthetic webs]")] = None,
+        "(default: tiles cut from the synthetic webs)")] = None,
     gate_data: Annotated[Path | None, typer.Option(
         "--gate-data", help="Images with masks for the INT8 accuracy gate (dataset folder or YAML). "
-        "[default: held-aside --calib images with masks, else synthetic webs]")] = None,
+        "(default: held-aside --calib images with masks, else synthetic webs)")] = None,
     max_drop: Annotated[float, typer.Option(
         "--max-drop", min=0.0, help="Refuse INT8 when its mIoU is more than this many points below FP32.")] = 1.0,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for the build's inference.")] = None,

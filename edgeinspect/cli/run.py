@@ -24,17 +24,17 @@ SIM_DEFAULT_DURATION_S = 5.0
 @app.command()
 def run(
     camera: Annotated[str | None, typer.Option(
-        "--camera", help="Frame source: sim[:TEXTURE], genicam[:ID] or replay:PATH. [default: sim]")] = None,
+        "--camera", help="Frame source: sim[:TEXTURE], genicam[:ID] or replay:PATH. (default: sim)")] = None,
     engine: Annotated[Path | None, typer.Option(
-        "--engine", help="Engine folder (edgeinspect build) or .onnx file. [default: the bundled model]")] = None,
+        "--engine", help="Engine folder (edgeinspect build) or .onnx file. (default: the bundled model)")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", help="Run YAML (keys: edgeinspect/config.py); options given here override it.")] = None,
     calib: Annotated[Path | None, typer.Option(
-        "--calib", help="Camera calibration YAML (mm/px, mm/line). [default: calib/default.yaml]")] = None,
+        "--calib", help="Camera calibration YAML (mm/px, mm/line). (default: the synthetic web's, edgeinspect/assets/synthetic-web.yaml)")] = None,
     camera_config: Annotated[Path | None, typer.Option(
         "--camera-config", help="Camera YAML for genicam (nodes, CTI, trigger).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Output folder (must not hold a run). [default: runs/<timestamp>]")] = None,
+        "--out", help="Output folder (must not hold a run). (default: runs/<timestamp>)")] = None,
     lines: Annotated[int | None, typer.Option("--lines", min=1, help="Stop after this many web lines.")] = None,
     duration_s: Annotated[float | None, typer.Option(
         "--duration-s", "--duration", min=0.0, help="Stop after this many seconds. [sim default: 5]")] = None,

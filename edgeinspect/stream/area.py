@@ -19,7 +19,7 @@ The area of a defect is the sum over its pixels of (its column's width × line p
 per-column polynomial (lens distortion, a web that is not flat) is honoured pixel by pixel.
 
 Example:
-    >>> calibration = load_calibration(Path("calib/default.yaml"))
+    >>> calibration = load_calibration(Path("calib/line3.yaml"))
     >>> estimator = AreaEstimator(calibration, width_px=4096)
     >>> estimator.area_mm2(np.ones((3, 2), bool), x0=10)      # 6 px × 0.1 mm × 0.1 mm
     0.06

@@ -64,10 +64,10 @@ UNPACED_QUEUE_SIZE = 2
 
 
 def default_calibration_path() -> Path:
-    """``calib/default.yaml`` of the source tree (the synthetic web's calibration)."""
-    import edgeinspect
+    """The synthetic web's calibration shipped in the package (``edgeinspect/assets/synthetic-web.yaml``)."""
+    from edgeinspect.assets import default_calibration
 
-    return Path(edgeinspect.__file__).resolve().parent.parent / "calib" / "default.yaml"
+    return default_calibration()
 
 
 def default_out_dir() -> Path:
@@ -297,29 +297,14 @@ def open_configured_engine(config: RunConfig) -> Any:
 
 
 def bundled_engine_dir() -> Path:
-    """The engine shipped with edgeinspect (no torch needed to run it).
-
-    Looks for ``edgeinspect.assets.default_engine_dir()``, else an engine folder (with
-    ``manifest.json``) or a ``.onnx`` file in the assets folder.
+    """The model shipped with edgeinspect as ONNX (no torch needed to run it).
 
     Raises:
-        EdgeInspectError: none in this install; the message says how to build one.
+        EdgeInspectError: missing from this install; the message says what to pass instead.
     """
-    try:
-        from edgeinspect import assets
-    except ImportError:
-        assets = None
-    finder = getattr(assets, "default_engine_dir", None)
-    if finder is not None:
-        return Path(finder())
-    folder = Path(getattr(assets, "ASSETS_DIR", Path(__file__).resolve().parent.parent / "assets"))
-    candidates = sorted(p.parent for p in folder.glob("*/manifest.json")) + sorted(folder.glob("*.onnx"))
-    if candidates:
-        return candidates[0]
-    raise EdgeInspectError(
-        "no bundled engine in this install: build one with `edgeinspect build default --out engines/lite` "
-        "and pass --engine engines/lite"
-    )
+    from edgeinspect.assets import default_engine
+
+    return default_engine()
 
 
 def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,

@@ -21,7 +21,7 @@ def write(tmp_path: Path, text: str, name: str = "cam.yaml") -> Path:
 
 
 def test_default_calibration_is_the_synthetic_web(tmp_path):
-    calib = load_calibration(REPO / "calib" / "default.yaml")
+    calib = load_calibration(REPO / "edgeinspect" / "assets" / "synthetic-web.yaml")
     assert calib.mm_per_px_poly == (0.1,) and calib.mm_per_line == 0.1
     area = AreaEstimator(calib, width_px=64)
     assert area.area_mm2(np.ones((3, 2), bool), x0=10) == pytest.approx(6 * 0.1 * 0.1)
