@@ -1,15 +1,9 @@
 """Write ``calib/<name>.yaml`` (what ``edgeinspect run --calib`` reads) and read its metadata back.
 
 The file holds the keys :func:`edgeinspect.stream.area.load_calibration` reads, plus how they
-were obtained (source images, date, target, figures, residuals, warnings) under ``meta:`` —
-when ``load_calibration`` accepts that key (``"meta"`` in ``stream.area.CALIBRATION_KEYS``).
-Until it does, the same mapping is written as a YAML block inside comments between two marker
-lines, so the file still loads and :func:`read_meta` still finds it::
-
-    # --- edgeinspect calib meta ---
-    # written_by: edgeinspect calib camera 0.1.0
-    # ...
-    # --- end meta ---
+were obtained (source images, date, target, figures, residuals, warnings) under a ``meta:`` key,
+which ``load_calibration`` accepts and ignores (``"meta"`` in ``stream.area.CALIBRATION_KEYS``)
+and :func:`read_meta` returns.
 
 Every file written is loaded back with ``load_calibration`` before it replaces an existing one
 (temp file + rename), so a file that ``run`` would refuse is never left behind.
@@ -29,19 +23,10 @@ from typing import Any
 from edgeinspect.errors import ConfigError, EdgeInspectError
 
 META_KEY = "meta"
-META_BEGIN = "# --- edgeinspect calib meta ---"
-META_END = "# --- end meta ---"
 #: Order of the calibration keys in a written file.
 KEY_ORDER = ("camera", "description", "width_px", "mm_per_px", "mm_per_px_poly", "mm_per_line",
              "encoder_pitch_mm", "pulses_per_line", "web_speed_mm_s", "line_rate_hz",
              "reject_area_mm2", "significant_area_mm2")
-
-
-def meta_supported() -> bool:
-    """True when ``load_calibration`` accepts a ``meta:`` key."""
-    from edgeinspect.stream.area import CALIBRATION_KEYS
-
-    return META_KEY in CALIBRATION_KEYS
 
 
 def _plain(value: Any) -> Any:
@@ -57,15 +42,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def render_calibration(keys: dict[str, Any], meta: dict[str, Any] | None, *, header: list[str] = (),
-                       with_meta_key: bool | None = None) -> str:
+def render_calibration(keys: dict[str, Any], meta: dict[str, Any] | None, *, header: list[str] = ()) -> str:
     """The YAML text of a calibration file.
 
     Args:
         keys: calibration keys (see ``stream/area.py``); written in :data:`KEY_ORDER`.
-        meta: metadata mapping, or None.
+        meta: metadata mapping written under ``meta:``, or None.
         header: comment lines at the top (without ``#``).
-        with_meta_key: write ``meta:`` as a key (default: when :func:`meta_supported`), else as comments.
     """
     import yaml
 
@@ -81,14 +64,8 @@ def render_calibration(keys: dict[str, Any], meta: dict[str, Any] | None, *, hea
         else:
             text += yaml.safe_dump({key: value}, default_flow_style=False, width=120, allow_unicode=True)
     if meta:
-        body = yaml.safe_dump(_plain(meta), sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
-        if with_meta_key if with_meta_key is not None else meta_supported():
-            text += yaml.safe_dump({META_KEY: _plain(meta)}, sort_keys=False, default_flow_style=None, width=120,
-                                   allow_unicode=True)
-        else:
-            text += ("# How these figures were obtained (load_calibration does not read a 'meta' key yet; "
-                     "edgeinspect calib check does):\n")
-            text += META_BEGIN + "\n" + "".join(f"# {line}\n" for line in body.splitlines()) + META_END + "\n"
+        text += yaml.safe_dump({META_KEY: _plain(meta)}, sort_keys=False, default_flow_style=None, width=120,
+                               allow_unicode=True)
     return text
 
 
@@ -135,28 +112,12 @@ def write_calibration(path: Path, keys: dict[str, Any], meta: dict[str, Any] | N
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:
-    """The metadata of a calibration YAML (``meta:`` key or the commented block), None if it has none.
+    """The ``meta:`` mapping of a calibration YAML, None if it has none.
 
     Raises:
         ConfigError: the file cannot be read or is not YAML.
     """
-    import yaml
-
     from edgeinspect.config import load_yaml_mapping
 
-    path = Path(path)
-    data = load_yaml_mapping(path, "calibration")
-    if isinstance(data.get(META_KEY), dict):
-        return data[META_KEY]
-    lines = path.read_text(encoding="utf-8").splitlines()
-    try:
-        start, end = lines.index(META_BEGIN), lines.index(META_END)
-    except ValueError:
-        return None
-    body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines[start + 1:end])
-    try:
-        meta = yaml.safe_load(body)
-    except yaml.YAMLError:
-        raise ConfigError(f"{path}: the commented meta block is not valid YAML; rewrite it with "
-                          f"`edgeinspect calib camera` or delete it") from None
+    meta = load_yaml_mapping(Path(path), "calibration").get(META_KEY)
     return meta if isinstance(meta, dict) else None

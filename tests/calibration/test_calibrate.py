@@ -11,7 +11,7 @@ from calib_targets import SQUARE_MM, TRUE_MM_PER_LINE, Camera, checkerboard, dis
 from typer.testing import CliRunner
 
 from edgeinspect.calibration import calibrate_camera, from_encoder, read_meta
-from edgeinspect.calibration.writer import META_BEGIN, meta_supported, render_calibration
+from edgeinspect.calibration.writer import render_calibration
 from edgeinspect.cli import main
 from edgeinspect.cli.app import app
 from edgeinspect.errors import EdgeInspectError
@@ -125,18 +125,14 @@ def test_existing_file_needs_force(written, board_png):
                          along=from_encoder(0.1, 1))
 
 
-def test_meta_key_or_commented_block_both_read_back(tmp_path):
+def test_meta_is_written_as_a_key_that_run_loads_and_read_meta_returns(tmp_path):
     keys = {"mm_per_px": 0.1, "mm_per_line": 0.1, "reject_area_mm2": 1.0, "significant_area_mm2": 0.25}
     meta = {"across": {"residual_pct": 0.12}, "images": ["a.png"]}
-    commented = tmp_path / "commented.yaml"
-    commented.write_text(render_calibration(keys, meta, with_meta_key=False))
-    assert META_BEGIN in commented.read_text()
-    assert load_calibration(commented).mm_per_line == 0.1           # the comment block does not disturb run
-    assert read_meta(commented) == meta
-    keyed = tmp_path / "keyed.yaml"
-    keyed.write_text(render_calibration(keys, meta, with_meta_key=True))
-    assert read_meta(keyed) == meta
-    assert meta_supported() == ("meta:" in render_calibration(keys, meta))
+    path = tmp_path / "keyed.yaml"
+    path.write_text(render_calibration(keys, meta))
+    assert "\nmeta:\n" in path.read_text()
+    assert load_calibration(path).mm_per_line == 0.1                # the meta key does not disturb run
+    assert read_meta(path) == meta
 
 
 def test_cli_camera_writes_the_file_and_prints_the_figures(tmp_path, board_png):
