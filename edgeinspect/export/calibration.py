@@ -36,8 +36,8 @@ from edgeinspect.backends.evaluate import image_to_tile as to_tile
 from edgeinspect.errors import DataError, EdgeInspectError
 
 #: Default number of calibration tiles and of held-aside gate tiles.
-DEFAULT_COUNT = 32
-DEFAULT_HELD_OUT = 16
+DEFAULT_COUNT = 128
+DEFAULT_HELD_OUT = 32
 #: Seeds of the default synthetic set: calibration webs ``CALIB_SEED + i``, gate webs ``GATE_SEED + i``.
 CALIB_SEED = 1000
 GATE_SEED = 2000

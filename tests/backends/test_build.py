@@ -46,11 +46,11 @@ def test_fp32_builds_list_every_file_with_its_sha256(built_engines: dict[str, Pa
     assert ov.versions["onnx_opset"] == 18 and ov.versions["openvino"] and ort.versions["onnxruntime"]
 
 
-def test_int8_openvino_runs_the_symmetric_int8_file(built_engines: dict[str, Path]) -> None:
+def test_int8_openvino_runs_uint8_and_keeps_the_symmetric_int8_file(built_engines: dict[str, Path]) -> None:
     folder = built_engines["openvino-int8"]
     manifest = read_manifest(folder)
-    assert manifest.model_file == "model.int8.onnx" and manifest.encoding == "int8-symmetric"
-    assert set(manifest.files) == {"model.onnx", "model.int8.onnx", "calibration.json"}
+    assert manifest.model_file == "model.uint8.onnx" and manifest.encoding == "uint8-asymmetric"
+    assert set(manifest.files) == {"model.onnx", "model.int8.onnx", "model.uint8.onnx", "calibration.json"}
     assert _activation_zero_point_types(folder / "model.int8.onnx") == {onnx.TensorProto.INT8}
     assert not _zero_points(folder / "model.int8.onnx").any()  # symmetric: every zero point is 0
 

@@ -1,0 +1,38 @@
+"""The bundled default model: ships inside the package, runs without torch, and its accuracy does not regress.
+
+The model was trained with the command in README ("The bundled model"); its test split of that
+synthetic dataset scored mIoU 0.7920 (``runs/.../test.json`` and ``eval --engine``, identical). The test
+regenerates the same dataset (deterministic by seed) and requires the ONNX still scores at least
+that, so a changed generator, exporter, backend or model file shows up here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from edgeinspect.assets import ASSETS_DIR, default_calibration, default_checkpoint, default_engine
+from edgeinspect.cli.app import app
+from edgeinspect.data.synth import write_synth_dataset
+
+#: Synthetic test-split mIoU recorded when the bundled model was trained (README).
+RECORDED_TEST_MIOU = 0.7920
+
+
+def test_bundled_files_exist_and_fit_in_10_mb() -> None:
+    files = [default_engine(), default_checkpoint(), default_calibration()]
+    assert all(path.parent == ASSETS_DIR for path in files)
+    assert sum(path.stat().st_size for path in files) <= 10 * 1024 * 1024
+
+
+def test_bundled_onnx_keeps_its_recorded_synthetic_test_miou(tmp_path: Path) -> None:
+    data = write_synth_dataset(tmp_path / "synth", count=400, size_hw=(256, 256), texture="mixed", seed=0,
+                               defects_per_mpx=40.0)
+    result = CliRunner().invoke(app, ["eval", "--engine", str(default_engine()), "--data", str(data),
+                                      "--split", "test", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["images"] == 79
+    assert report["mIoU"] >= RECORDED_TEST_MIOU - 1e-4
