@@ -100,3 +100,20 @@ def test_sigterm_closes_sinks_writes_summary_and_exits_0(tmp_path, dark_model):
     assert len(rows) - 1 == len(records) == summary["defects"]  # every record complete, files closed
     assert all(len(row) == len(rows[0]) for row in rows)
     assert "SIGTERM received" in stderr
+
+
+@pytest.mark.genicam
+def test_run_genicam_tlsimu_4096_px_loses_nothing(tmp_path, capsys):
+    """The real acquisition path: harvesters + genicam's TLSimu.cti, 4096-px Mono8 strips, the bundled model."""
+    pytest.importorskip("harvesters")
+    from edgeinspect.acquire.gentl import tlsimu_cti
+
+    out = tmp_path / "run2"
+    code, stdout, err = cli(["run", "--camera", "genicam", "--cti", str(tlsimu_cti()), "--width", "4096",
+                             "--lines", "4096", "--out", str(out), "--no-overlays", "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["source"].startswith("genicam:") and summary["width_px"] == 4096
+    assert summary["lines_inspected"] >= 4096 and summary["frames_dropped"] == 0 and summary["lines_dropped"] == 0
+    assert summary["source_stats"]["frames_lost"] == 0 and summary["source_stats"]["lines_lost"] == 0
+    assert json.loads((out / "summary.json").read_text()) == summary

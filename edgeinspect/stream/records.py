@@ -266,6 +266,8 @@ class RunSummary:
         queue_policy: ``"drop"`` (live source: a full queue drops frames) or ``"block"`` (unpaced
             sim/replay: acquisition waits for room).
         started_at: ISO 8601 local time.
+        source_stats: what the source itself counted (``acquire.SourceStats``): frames and lines
+            lost before they reached the queue (frame-ID gaps, reconnect gaps), reconnects, timeouts.
     """
 
     source: str
@@ -298,6 +300,7 @@ class RunSummary:
     threshold: float = 0.5
     queue_size: int = 0
     queue_policy: str = "drop"
+    source_stats: dict[str, int] = field(default_factory=dict)
     started_at: str = ""
 
     def to_json(self) -> dict:

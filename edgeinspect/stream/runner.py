@@ -469,10 +469,20 @@ class _SummaryWriter:
             queue_size=q.maxsize,
             queue_policy="block" if a.block else "drop",
             started_at=self.started_at,
+            source_stats=_source_stats(a.source),
         )
         write_summary(self.out / "summary.json", summary)
         self.result["summary"] = summary
         return False
+
+
+def _source_stats(source: Any) -> dict[str, int]:
+    """The source's own loss counters (``SourceStats`` as a dict), empty for a source without them."""
+    stats = getattr(source, "stats", None)
+    if stats is None:
+        return {}
+    names = ("frames", "lines", "frames_lost", "lines_lost", "reconnects", "timeouts")
+    return {name: int(getattr(stats, name)) for name in names if hasattr(stats, name)}
 
 
 def _install_signal_handlers(stack: contextlib.ExitStack, stop: threading.Event, state: dict) -> None:

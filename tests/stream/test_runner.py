@@ -92,6 +92,9 @@ def test_sim_run_writes_records_truth_and_summary(tmp_path, dark_onnx):
     assert summary.stop_reason == "lines" and summary.queue_policy == "block"
     assert (summary.lines, summary.lines_inspected, summary.lines_dropped) == (1000, 1000, 0)
     assert summary.frames == 8 and summary.width_px == 256  # 7 frames of 128 + one cut to 104 lines
+    # the source's own counters travel with the run: nothing lost before the queue
+    assert summary.source_stats["frames_lost"] == 0 and summary.source_stats["lines_lost"] == 0
+    assert summary.source_stats["frames"] >= summary.frames
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary.to_json()))
     records = read_jsonl(out / "defects.jsonl")
