@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import io
 import json
 import warnings
@@ -131,6 +132,8 @@ def export_onnx(
     example = torch.full((2, 1, *tile_hw), 128.0)
     batch = torch.export.Dim("batch", min=1, max=4096)
     captured = io.StringIO()
+    # torch's ONNX registry warns once per torchvision op when torchvision is absent (it always is here)
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
             warnings.simplefilter("ignore")

@@ -147,9 +147,11 @@ def cuda_include_dirs() -> list[Path]:
 
 def _log(nvrtc, prog) -> str:
     size = _check(nvrtc.nvrtcGetProgramLogSize(prog), "nvrtcGetProgramLogSize")
-    buf = b" " * size
+    # A writable buffer: NVRTC writes into it. (`b" " * size` would hand NVRTC an immutable bytes
+    # object, for size 1 the interpreter's shared b" ", and corrupt every b" " in the process.)
+    buf = bytearray(size)
     _check(nvrtc.nvrtcGetProgramLog(prog, buf), "nvrtcGetProgramLog")
-    return buf.rstrip(b"\0").decode(errors="replace").strip()
+    return bytes(buf).rstrip(b"\0").decode(errors="replace").strip()
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,11 +174,11 @@ def _compile(source: str, name: str, arch: int, defines: tuple[tuple[str, str], 
             hint = "" if include_dirs else f"; no cuda_fp16.h found: {_INSTALL_HINT} or set CUDA_HOME"
             raise EdgeInspectError(f"NVRTC {major}.{minor} {kind} on {name} for sm_{arch}: {flat}{hint}")
         size = _check(nvrtc.nvrtcGetPTXSize(prog), "nvrtcGetPTXSize")
-        buf = b" " * size
+        buf = bytearray(size)  # writable, see _log
         _check(nvrtc.nvrtcGetPTX(prog, buf), "nvrtcGetPTX")
     finally:
         nvrtc.nvrtcDestroyProgram(prog)
-    return buf.rstrip(b"\0")  # the form Triton hands TensorRT (no trailing NUL)
+    return bytes(buf).rstrip(b"\0")  # the form Triton hands TensorRT (no trailing NUL)
 
 
 def compile_ptx(source: str, *, arch: int | str, defines: Mapping[str, str] | None = None,

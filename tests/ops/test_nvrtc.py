@@ -128,3 +128,13 @@ def test_cli_rejects_sm72_with_one_line_and_exit_2(tmp_path):
                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith("error: sm_72 is not supported") and "Traceback" not in result.stderr
+
+
+def test_compiling_leaves_the_interpreter_bytes_constants_intact(tmp_path):
+    """NVRTC writes its (1-byte, empty) log into our buffer: it must be a fresh writable one.
+
+    Writing into ``b" " * 1`` (the interpreter's shared ``b" "``) once broke every later
+    ``torch.load`` of this process.
+    """
+    ptx.compile_kernels(tmp_path, ["sm_87"])
+    assert b" " == bytes([32]) and b" ".isspace()
