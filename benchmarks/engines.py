@@ -35,7 +35,7 @@ WARMUP_CALLS = 3
 VARIANTS = (
     ("torch", "torch eager fp32"),
     ("openvino-fp32", "openvino fp32"),
-    ("openvino-int8", "openvino int8 (int8 sym)"),
+    ("openvino-int8", "openvino int8 (uint8)"),
     ("onnxruntime-fp32", "onnxruntime fp32"),
     ("onnxruntime-int8", "onnxruntime int8 (uint8)"),
     ("ov-default", "openvino by hand, defaults"),

@@ -268,6 +268,8 @@ class RunSummary:
         started_at: ISO 8601 local time.
         source_stats: what the source itself counted (``acquire.SourceStats``): frames and lines
             lost before they reached the queue (frame-ID gaps, reconnect gaps), reconnects, timeouts.
+        overlays_skipped: overlay PNGs not written because the overlay writer was behind
+            (records are never skipped).
     """
 
     source: str
@@ -301,6 +303,7 @@ class RunSummary:
     queue_size: int = 0
     queue_policy: str = "drop"
     source_stats: dict[str, int] = field(default_factory=dict)
+    overlays_skipped: int = 0
     started_at: str = ""
 
     def to_json(self) -> dict:

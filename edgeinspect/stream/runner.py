@@ -470,6 +470,7 @@ class _SummaryWriter:
             queue_policy="block" if a.block else "drop",
             started_at=self.started_at,
             source_stats=_source_stats(a.source),
+            overlays_skipped=p.sinks.overlays_skipped,
         )
         write_summary(self.out / "summary.json", summary)
         self.result["summary"] = summary

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -101,15 +102,29 @@ def overlay_image(blob: Blob, *, min_side_px: int = 64) -> np.ndarray:
     return colour
 
 
+#: Overlay PNGs waiting for the writer thread before new ones are skipped (and counted).
+OVERLAY_BACKLOG = 64
+
+
+def _write_overlay(path: Path, blob: Blob) -> None:
+    write_png(path, overlay_image(blob), compression=1)
+
+
 class DefectSinks:
     """``defects.jsonl`` + ``defects.csv`` (+ overlay PNGs), each record flushed as it is written.
+
+    Records are written and flushed on the caller's thread. Overlay PNGs (encoding costs ~1 ms
+    each) are written by one background thread so a burst of defects does not stall inspection;
+    when more than ``overlay_backlog`` wait, an overlay is skipped and counted in
+    ``overlays_skipped`` (the record itself is never skipped).
 
     Args:
         out_dir: the run folder (created).
         overlays: write ``overlays/defect_<id>.png`` per defect.
+        overlay_backlog: overlays allowed to wait for the writer thread.
     """
 
-    def __init__(self, out_dir: Path, *, overlays: bool = True) -> None:
+    def __init__(self, out_dir: Path, *, overlays: bool = True, overlay_backlog: int = OVERLAY_BACKLOG) -> None:
         self.out_dir = _mkdir(Path(out_dir))
         self.jsonl_path = self.out_dir / "defects.jsonl"
         self.csv_path = self.out_dir / "defects.csv"
@@ -121,6 +136,10 @@ class DefectSinks:
         self._csv_file.flush()
         self.count = 0
         self.rejects = 0
+        self.overlays_skipped = 0
+        self._overlay_backlog = overlay_backlog
+        self._pending: list[Future] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlays") if overlays else None
         self._closed = False
 
     def write(self, defect: Defect, blob: Blob | None = None) -> None:
@@ -131,16 +150,26 @@ class DefectSinks:
         self._csv_file.flush()
         self.count += 1
         self.rejects += defect.verdict == "reject"
-        if self.overlay_dir is not None and blob is not None:
-            write_png(self.overlay_dir / f"defect_{defect.id:06d}.png", overlay_image(blob), compression=1)
+        if self._writer is not None and blob is not None:
+            self._pending = [f for f in self._pending if not f.done() or f.exception() is not None]
+            if len(self._pending) >= self._overlay_backlog:
+                self.overlays_skipped += 1
+                return
+            path = self.overlay_dir / f"defect_{defect.id:06d}.png"
+            self._pending.append(self._writer.submit(_write_overlay, path, blob))
 
     def close(self) -> None:
-        """Close both files (idempotent)."""
+        """Finish the overlays, close both files (idempotent); an overlay that failed is raised here."""
         if self._closed:
             return
         self._closed = True
         self._jsonl.close()
         self._csv_file.close()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            for future in self._pending:
+                if future.exception() is not None:
+                    raise future.exception()
 
     def __enter__(self) -> DefectSinks:
         return self

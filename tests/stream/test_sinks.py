@@ -35,12 +35,22 @@ def test_records_are_flushed_per_defect_before_close(tmp_path):
     assert len(lines) == 1 and json.loads(lines[0])["bbox_px"] == [1, 10, 4, 15]
     rows = list(csv.reader((tmp_path / "defects.csv").open()))
     assert rows[0] == list(DEFECT_CSV_COLUMNS) and rows[1][0] == "1" and rows[1][20] == "accept"
-    assert (tmp_path / "overlays" / "defect_000001.png").is_file()
     sinks.write(make_defect(2), make_blob(2))
     assert len((tmp_path / "defects.jsonl").read_text().splitlines()) == 2
     sinks.close()
     sinks.close()  # idempotent
-    assert sinks.count == 2
+    assert sinks.count == 2 and sinks.overlays_skipped == 0
+    # overlays are written by a background thread; close() waits for them
+    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["defect_000001.png", "defect_000002.png"]
+
+
+def test_overlays_behind_are_skipped_and_counted_records_never(tmp_path):
+    sinks = DefectSinks(tmp_path, overlays=True, overlay_backlog=0)  # the writer is always "behind"
+    for i in range(1, 4):
+        sinks.write(make_defect(i), make_blob(i))
+    sinks.close()
+    assert sinks.count == 3 and len((tmp_path / "defects.jsonl").read_text().splitlines()) == 3
+    assert sinks.overlays_skipped == 3 and not any((tmp_path / "overlays").iterdir())
 
 
 def test_overlay_draws_the_contour_in_red():
