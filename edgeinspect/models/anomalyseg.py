@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.models.base import InputNorm, SegOutput, check_input
+from edgeinspect.models.base import InputNorm, SegOutput, check_input, make_cfg
 from edgeinspect.models.layers import ConvNormAct
 from edgeinspect.models.registry import register_model
 
@@ -285,16 +285,8 @@ class AnomalySeg(nn.Module):
 
 
 def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float) -> dict[str, Any]:
-    return {
-        "name": name,
-        "input_size": (1, int(input_size[0]), int(input_size[1])),
-        "size_multiple": SIZE_MULTIPLE,
-        "fixed_input_size": False,
-        "mean": (float(mean),),
-        "std": (float(std),),
-        "input_range": (0.0, 255.0),
-        "outputs": ("prob",),
-    }
+    return make_cfg(name, input_size, mean, std, size_multiple=SIZE_MULTIPLE, fixed_input_size=False,
+                    outputs=("prob",))
 
 
 def _create_anomalyseg(variant: str, **kwargs: Any) -> AnomalySeg:

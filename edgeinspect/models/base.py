@@ -6,13 +6,13 @@ returns :class:`SegOutput`. Input normalisation and the final sigmoid are inside
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
 
-__all__ = ["SegOutput", "InputNorm", "check_input"]
+__all__ = ["SegOutput", "InputNorm", "StageFreezing", "check_input", "make_cfg"]
 
 
 class SegOutput(NamedTuple):
@@ -78,3 +78,43 @@ def check_input(x: Tensor, arch: str, input_size: tuple[int, int] | None, size_m
         raise EdgeInspectError(
             f"model {arch}: tile {height}x{width} is not a multiple of {size_multiple}; use {near[0]}x{near[1]}"
         )
+
+
+def make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float, *, size_multiple: int,
+             fixed_input_size: bool, outputs: tuple[str, ...]) -> dict[str, Any]:
+    """A model's ``default_cfg``: input ``(1, H, W)`` in [0, 255], its size rule, normalisation, output names."""
+    return {
+        "name": name,
+        "input_size": (1, int(input_size[0]), int(input_size[1])),
+        "size_multiple": int(size_multiple),
+        "fixed_input_size": bool(fixed_input_size),
+        "mean": (float(mean),),
+        "std": (float(std),),
+        "input_range": (0.0, 255.0),
+        "outputs": tuple(outputs),
+    }
+
+
+class StageFreezing:
+    """Mixin for networks trained stage by stage (``STAGES``, ``stage_module(stage)``, ``self._frozen: set``).
+
+    A frozen stage gets no gradients and keeps its BatchNorm in eval mode, also after ``train()``.
+    Put it before ``nn.Module`` in the bases: ``class LPCNet(StageFreezing, nn.Module)``.
+    """
+
+    def freeze_stage(self, stage: str, frozen: bool = True) -> None:
+        """Freeze (or unfreeze) ``stage``: no gradients, BatchNorm in eval mode even after ``train()``."""
+        module = self.stage_module(stage)
+        module.requires_grad_(not frozen)
+        if frozen:
+            self._frozen.add(stage)
+            module.eval()
+        else:
+            self._frozen.discard(stage)
+            module.train(self.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for stage in self._frozen:
+            self.stage_module(stage).eval()
+        return self

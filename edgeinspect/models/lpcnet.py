@@ -72,7 +72,7 @@ from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.models.backbones import create_encoder
-from edgeinspect.models.base import InputNorm, SegOutput, check_input
+from edgeinspect.models.base import InputNorm, SegOutput, StageFreezing, check_input, make_cfg
 from edgeinspect.models.layers import ASPP, Bottleneck, ConvNormAct, conv3x3_block
 from edgeinspect.models.registry import register_model
 from edgeinspect.ops.pixel_confidence.torch import PixelConfidence
@@ -246,7 +246,7 @@ class DeepLabV3Plus(nn.Module):
 # ----------------------------------------------------------------------------------------------- model
 
 
-class LPCNet(nn.Module):
+class LPCNet(StageFreezing, nn.Module):
     """LPC-Net: DLM (stage 1) + DeepLabV3+ (stage 2) + fixed PCM.
 
     Build it with :func:`edgeinspect.models.create_model` (``"lpcnet"``, ``"lpcnet-lite"``).
@@ -383,42 +383,13 @@ class LPCNet(nn.Module):
         """Parameters of one stage (``"dlm"`` or ``"seg"``), e.g. for that stage's optimizer."""
         return self.stage_module(stage).parameters()
 
-    def freeze_stage(self, stage: str, frozen: bool = True) -> None:
-        """Freeze (or unfreeze) a stage: no gradients, and BatchNorm kept in eval mode even after ``train()``.
-
-        Stage-1 training: ``freeze_stage("seg")``; stage-2 training: ``freeze_stage("dlm")``,
-        ``freeze_stage("seg", False)``.
-        """
-        module = self.stage_module(stage)
-        module.requires_grad_(not frozen)
-        if frozen:
-            self._frozen.add(stage)
-            module.eval()
-        else:
-            self._frozen.discard(stage)
-            module.train(self.training)
-
-    def train(self, mode: bool = True) -> LPCNet:
-        super().train(mode)
-        for stage in self._frozen:
-            self.stage_module(stage).eval()
-        return self
-
 
 # ------------------------------------------------------------------------------------------- factories
 
 
 def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float) -> dict[str, Any]:
-    return {
-        "name": name,
-        "input_size": (1, int(input_size[0]), int(input_size[1])),
-        "size_multiple": SIZE_MULTIPLE,
-        "fixed_input_size": True,
-        "mean": (float(mean),),
-        "std": (float(std),),
-        "input_range": (0.0, 255.0),
-        "outputs": ("prob", "loc"),
-    }
+    return make_cfg(name, input_size, mean, std, size_multiple=SIZE_MULTIPLE, fixed_input_size=True,
+                    outputs=("prob", "loc"))
 
 
 def _create_lpcnet(variant: str, **kwargs: Any) -> LPCNet:

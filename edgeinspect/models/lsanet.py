@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.models.base import InputNorm, SegOutput, check_input
+from edgeinspect.models.base import InputNorm, SegOutput, check_input, make_cfg
 from edgeinspect.models.layers import ConvNormAct
 from edgeinspect.models.registry import register_model
 from edgeinspect.ops.strip_projection.torch import StripProjection
@@ -372,16 +372,8 @@ class LSANet(nn.Module):
 
 
 def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float, multiple: int) -> dict[str, Any]:
-    return {
-        "name": name,
-        "input_size": (1, int(input_size[0]), int(input_size[1])),
-        "size_multiple": multiple,
-        "fixed_input_size": True,
-        "mean": (float(mean),),
-        "std": (float(std),),
-        "input_range": (0.0, 255.0),
-        "outputs": ("prob", "loc"),
-    }
+    return make_cfg(name, input_size, mean, std, size_multiple=multiple, fixed_input_size=True,
+                    outputs=("prob", "loc"))
 
 
 def _create_lsanet(variant: str, **kwargs: Any) -> LSANet:

@@ -63,7 +63,7 @@ import torch
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.models.base import InputNorm, SegOutput, check_input
+from edgeinspect.models.base import InputNorm, SegOutput, StageFreezing, check_input, make_cfg
 from edgeinspect.models.layers import ConvNormAct
 from edgeinspect.models.registry import register_model
 
@@ -210,7 +210,7 @@ def _init_convs(module: nn.Module) -> None:
 # ----------------------------------------------------------------------------------------------- model
 
 
-class PSICNet(nn.Module):
+class PSICNet(StageFreezing, nn.Module):
     """PSIC-Net: segmentation (features + decoder, stage ``"seg"``) and image classifier (stage ``"cls"``).
 
     Build it with :func:`edgeinspect.models.create_model` (``"psicnet"``).
@@ -355,41 +355,13 @@ class PSICNet(nn.Module):
         """Parameters of one training step: ``"seg"`` (step 1) or ``"cls"`` (step 2)."""
         return self.stage_module(stage).parameters()
 
-    def freeze_stage(self, stage: str, frozen: bool = True) -> None:
-        """Freeze (or unfreeze) a stage: no gradients, BatchNorm kept in eval mode even after ``train()``.
-
-        Step 2: ``freeze_stage("seg")`` then train ``stage_parameters("cls")``.
-        """
-        module = self.stage_module(stage)
-        module.requires_grad_(not frozen)
-        if frozen:
-            self._frozen.add(stage)
-            module.eval()
-        else:
-            self._frozen.discard(stage)
-            module.train(self.training)
-
-    def train(self, mode: bool = True) -> PSICNet:
-        super().train(mode)
-        for stage in self._frozen:
-            self.stage_module(stage).eval()
-        return self
-
 
 # ------------------------------------------------------------------------------------------- factories
 
 
 def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float) -> dict[str, Any]:
-    return {
-        "name": name,
-        "input_size": (1, int(input_size[0]), int(input_size[1])),
-        "size_multiple": SIZE_MULTIPLE,
-        "fixed_input_size": False,
-        "mean": (float(mean),),
-        "std": (float(std),),
-        "input_range": (0.0, 255.0),
-        "outputs": ("prob",),
-    }
+    return make_cfg(name, input_size, mean, std, size_multiple=SIZE_MULTIPLE, fixed_input_size=False,
+                    outputs=("prob",))
 
 
 def _create_psicnet(variant: str, **kwargs: Any) -> PSICNet:
