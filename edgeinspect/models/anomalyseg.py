@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.models.base import InputNorm, SegOutput, check_input, make_cfg
+from edgeinspect.models.base import InputNorm, SegOutput, check_input, create_variant, make_cfg
 from edgeinspect.models.layers import ConvNormAct
 from edgeinspect.models.registry import register_model
 
@@ -290,13 +290,8 @@ def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float) -
 
 
 def _create_anomalyseg(variant: str, **kwargs: Any) -> AnomalySeg:
-    args = {**_MODEL_ARGS[variant], **kwargs}
-    model = AnomalySeg(**args)
-    cfg = dict(default_cfgs[variant])
-    cfg.update(_make_cfg(variant, model.input_size, args.get("mean", 0.449), args.get("std", 0.226)))
-    model.default_cfg = cfg
-    model.arch = variant
-    return model
+    """Build ``variant`` from its ``model_args`` overridden by the caller's ``kwargs``."""
+    return create_variant(AnomalySeg, variant, _MODEL_ARGS, default_cfgs, **kwargs)
 
 
 default_cfgs: dict[str, dict[str, Any]] = {

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
 
-__all__ = ["SegOutput", "InputNorm", "StageFreezing", "check_input", "make_cfg"]
+__all__ = ["SegOutput", "InputNorm", "StageFreezing", "check_input", "create_variant", "make_cfg"]
 
 
 class SegOutput(NamedTuple):
@@ -118,3 +118,16 @@ class StageFreezing:
         for stage in self._frozen:
             self.stage_module(stage).eval()
         return self
+
+
+def create_variant(model_cls: type[nn.Module], variant: str, model_args: dict[str, dict[str, Any]],
+                   default_cfgs: dict[str, dict[str, Any]], **kwargs: Any) -> nn.Module:
+    """timm's ``_create_<net>``: build ``variant`` from ``model_args[variant]`` overridden by ``kwargs``.
+
+    The model's ``default_cfg`` is the variant's registered cfg (paper, ...) updated with what the
+    built model reports for itself (its actual input size, normalisation, outputs), named ``variant``.
+    """
+    model = model_cls(**{**model_args[variant], **kwargs})
+    model.default_cfg = {**default_cfgs[variant], **model.default_cfg, "name": variant}
+    model.arch = variant
+    return model

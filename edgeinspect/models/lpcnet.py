@@ -72,7 +72,7 @@ from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.models.backbones import create_encoder
-from edgeinspect.models.base import InputNorm, SegOutput, StageFreezing, check_input, make_cfg
+from edgeinspect.models.base import InputNorm, SegOutput, StageFreezing, check_input, create_variant, make_cfg
 from edgeinspect.models.layers import ASPP, Bottleneck, ConvNormAct, conv3x3_block
 from edgeinspect.models.registry import register_model
 from edgeinspect.ops.pixel_confidence.torch import PixelConfidence
@@ -394,13 +394,7 @@ def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float) -
 
 def _create_lpcnet(variant: str, **kwargs: Any) -> LPCNet:
     """Build ``variant`` from its ``model_args`` overridden by the caller's ``kwargs``."""
-    args = {**_MODEL_ARGS[variant], **kwargs}
-    model = LPCNet(**args)
-    cfg = dict(default_cfgs[variant])
-    cfg.update(_make_cfg(variant, model.input_size, args.get("mean", 0.449), args.get("std", 0.226)))
-    model.default_cfg = cfg
-    model.arch = variant
-    return model
+    return create_variant(LPCNet, variant, _MODEL_ARGS, default_cfgs, **kwargs)
 
 
 default_cfgs: dict[str, dict[str, Any]] = {

@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.models.base import InputNorm, SegOutput, check_input, make_cfg
+from edgeinspect.models.base import InputNorm, SegOutput, check_input, create_variant, make_cfg
 from edgeinspect.models.layers import ConvNormAct
 from edgeinspect.models.registry import register_model
 from edgeinspect.ops.strip_projection.torch import StripProjection
@@ -296,6 +296,8 @@ class LSANet(nn.Module):
         self.arch = "lsanet"
         self.init_kwargs: dict[str, Any] = {}
         self.default_cfg = _make_cfg("lsanet", self.input_size, mean, std, multiple)
+        if not self.lam:  # no location attention: no loc output
+            self.default_cfg["outputs"] = ("prob",)
 
     def _run(self, x: Tensor) -> dict[str, Tensor]:
         check_input(x, self.arch, self.input_size, self.size_multiple)
@@ -377,16 +379,8 @@ def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float, m
 
 
 def _create_lsanet(variant: str, **kwargs: Any) -> LSANet:
-    args = {**_MODEL_ARGS[variant], **kwargs}
-    model = LSANet(**args)
-    cfg = dict(default_cfgs[variant])
-    cfg.update(_make_cfg(variant, model.input_size, args.get("mean", 0.449), args.get("std", 0.226),
-                         model.size_multiple))
-    if not model.lam:
-        cfg["outputs"] = ("prob",)
-    model.default_cfg = cfg
-    model.arch = variant
-    return model
+    """Build ``variant`` from its ``model_args`` overridden by the caller's ``kwargs``."""
+    return create_variant(LSANet, variant, _MODEL_ARGS, default_cfgs, **kwargs)
 
 
 default_cfgs: dict[str, dict[str, Any]] = {
