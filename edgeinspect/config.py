@@ -27,6 +27,8 @@ Run YAML keys (all optional)::
     context_px: 16                  # overlay margin around a defect, px
     max_band_lines: 8192            # longest defect tracked in one piece, lines
     engine_threads: 2               # CPU threads of the engine
+    cascade: false                  # LPC-Net: DLM on every tile, segmentation only where loc flags
+    cascade_threshold: 0.3          #   a tile is segmented when max(loc) >= this
     source_options:                 # open_source keyword options: width, lines_per_frame,
       width: 2048                   #   line_rate_hz, cti, seed, texture, bit_depth, loops, ...
       line_rate_hz: 20000
@@ -190,6 +192,9 @@ class RunConfig:
         context_px: margin around a defect in its overlay, px.
         max_band_lines: longest defect tracked in one piece, lines.
         engine_threads: CPU threads of the engine (None: the runtime's default).
+        cascade: run the DLM first and the full network only on tiles it flags
+            (:mod:`edgeinspect.stream.cascade`; LPC-Net engines).
+        cascade_threshold: ``max(loc)`` from which a tile is segmented, in (0, 1).
         source_options: more ``open_source`` keyword arguments (``width``, ``line_rate_hz``,
             ``lines_per_frame``, ``cti``, ``seed``, ``texture``, ``bit_depth`` ...).
         config_path: the run YAML this came from, or None.
@@ -212,6 +217,8 @@ class RunConfig:
     context_px: int = 16
     max_band_lines: int = 8192
     engine_threads: int | None = None
+    cascade: bool = False
+    cascade_threshold: float = 0.3
     source_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     config_path: Path | None = None
 
@@ -223,7 +230,7 @@ class RunConfig:
 RUN_KEYS = (
     "camera", "camera_config", "calib", "engine", "out", "lines", "duration_s", "overlap_px", "scale",
     "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "context_px",
-    "max_band_lines", "engine_threads", "source_options",
+    "max_band_lines", "engine_threads", "cascade", "cascade_threshold", "source_options",
 )
 
 
@@ -264,6 +271,9 @@ def load_run_config(path: Path) -> RunConfig:
         max_band_lines=get_number(data, "max_band_lines", path, minimum=64, integer=True,
                                   default=base.max_band_lines),
         engine_threads=get_number(data, "engine_threads", path, minimum=1, integer=True),
+        cascade=get_bool(data, "cascade", path, default=base.cascade),
+        cascade_threshold=float(get_number(data, "cascade_threshold", path, minimum=0, exclusive=True, maximum=1,
+                                           default=base.cascade_threshold)),
         source_options=load_source_options(data.get("source_options"), path),
         config_path=path,
     )

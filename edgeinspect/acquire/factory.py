@@ -47,7 +47,8 @@ def open_source(spec: str, *, width: int | None = None, lines_per_frame: int | N
                 line_rate_hz: float | None = None, max_frames: int | None = None,
                 camera: CameraConfig | Path | str | None = None, cti: Path | str | None = None,
                 fetch_timeout_s: float | None = None, seed: int = 0, texture: str | None = None,
-                bit_depth: int | None = None, loops: int | None = 1, **options: Any) -> SourceBase:
+                bit_depth: int | None = None, loops: int | None = 1, defects_per_mpx: float | None = None,
+                **options: Any) -> SourceBase:
     """Create and open the frame source ``spec`` names.
 
     Args:
@@ -64,6 +65,8 @@ def open_source(spec: str, *, width: int | None = None, lines_per_frame: int | N
         texture: sim: web texture (also ``sim:TEXTURE``).
         bit_depth: sim: 8 or 12; replay: significant bits of 16-bit files.
         loops: replay: plays (None = endless).
+        defects_per_mpx: sim: candidate defects per megapixel of web (default 20; a production web
+            is far cleaner).
         **options: Passed on to the source class (e.g. ``defects_per_mpx`` for sim,
             ``reconnect_attempts`` for genicam).
 
@@ -89,17 +92,20 @@ def open_source(spec: str, *, width: int | None = None, lines_per_frame: int | N
             sim_kwargs["width"] = width
         if lines_per_frame is not None:
             sim_kwargs["lines_per_frame"] = lines_per_frame
+        if defects_per_mpx is not None:
+            sim_kwargs["defects_per_mpx"] = defects_per_mpx
         source: SourceBase = SimSource(**sim_kwargs, texture=texture or arg or "carbon", seed=seed,
                                        bit_depth=bit_depth or 8, line_rate_hz=line_rate_hz,
                                        max_frames=max_frames, **options)
     elif kind == "replay":
-        reject(camera=camera, cti=cti, fetch_timeout_s=fetch_timeout_s, width=width, texture=texture)
+        reject(camera=camera, cti=cti, fetch_timeout_s=fetch_timeout_s, width=width, texture=texture,
+               defects_per_mpx=defects_per_mpx)
         from edgeinspect.acquire.replay import ReplaySource
 
         source = ReplaySource(Path(arg), lines_per_frame=lines_per_frame, line_rate_hz=line_rate_hz,
                               loops=loops, bit_depth=bit_depth, max_frames=max_frames, **options)
     else:
-        reject(texture=texture, bit_depth=bit_depth)
+        reject(texture=texture, bit_depth=bit_depth, defects_per_mpx=defects_per_mpx)
         from dataclasses import replace
 
         from edgeinspect.acquire.camera_config import load_camera_config

@@ -270,6 +270,8 @@ class RunSummary:
             lost before they reached the queue (frame-ID gaps, reconnect gaps), reconnects, timeouts.
         overlays_skipped: overlay PNGs not written because the overlay writer was behind
             (records are never skipped).
+        cascade: with the cascade on, ``threshold``, ``tiles`` (seen by the DLM), ``skipped``
+            (never segmented) and ``skipped_share``; None when off.
     """
 
     source: str
@@ -304,6 +306,7 @@ class RunSummary:
     queue_policy: str = "drop"
     source_stats: dict[str, int] = field(default_factory=dict)
     overlays_skipped: int = 0
+    cascade: dict[str, float] | None = None
     started_at: str = ""
 
     def to_json(self) -> dict:

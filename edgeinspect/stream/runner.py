@@ -293,7 +293,20 @@ def open_configured_engine(config: RunConfig) -> Any:
     path = config.engine
     if path is None:
         path = bundled_engine_dir()
-    return backends.load(path, threads=config.engine_threads)
+    engine = backends.load(path, threads=config.engine_threads)
+    if config.cascade:
+        from edgeinspect.stream.cascade import CascadeEngine
+
+        return CascadeEngine(engine, threshold=config.cascade_threshold)
+    return engine
+
+
+def _cascade_stats(engine: Any) -> dict[str, float] | None:
+    """The cascade's counters for ``summary.json`` (None when the engine is no cascade)."""
+    if not hasattr(engine, "skipped_share"):
+        return None
+    return {"threshold": engine.threshold, "tiles": engine.tiles, "skipped": engine.skipped,
+            "skipped_share": round(engine.skipped_share, 4)}
 
 
 def bundled_engine_dir() -> Path:
@@ -471,6 +484,7 @@ class _SummaryWriter:
             started_at=self.started_at,
             source_stats=_source_stats(a.source),
             overlays_skipped=p.sinks.overlays_skipped,
+            cascade=_cascade_stats(engine),
         )
         write_summary(self.out / "summary.json", summary)
         self.result["summary"] = summary
