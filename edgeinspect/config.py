@@ -26,6 +26,7 @@ Run YAML keys (all optional)::
     overlays: true                  # one overlay PNG per defect
     context_px: 16                  # overlay margin around a defect, px
     max_band_lines: 8192            # longest defect tracked in one piece, lines
+    merge_gap_px: 2                 # mask pixels this many background px apart (or closer) are one defect
     engine_threads: 2               # CPU threads of the engine
     cascade: false                  # LPC-Net: DLM on every tile, segmentation only where loc flags
     cascade_threshold: 0.3          #   a tile is segmented when max(loc) >= this
@@ -191,6 +192,9 @@ class RunConfig:
         overlays: write one overlay PNG per defect.
         context_px: margin around a defect in its overlay, px.
         max_band_lines: longest defect tracked in one piece, lines.
+        merge_gap_px: widest gap of background pixels (px, along a row, column or diagonal) still
+            bridged inside one defect record, in [0, MAX_MERGE_GAP_PX]; 0 = 8-connected components
+            only (:mod:`edgeinspect.stream.tracker`).
         engine_threads: CPU threads of the engine (None: the runtime's default).
         cascade: run the DLM first and the full network only on tiles it flags
             (:mod:`edgeinspect.stream.cascade`; LPC-Net engines).
@@ -216,6 +220,7 @@ class RunConfig:
     overlays: bool = True
     context_px: int = 16
     max_band_lines: int = 8192
+    merge_gap_px: int = 2
     engine_threads: int | None = None
     cascade: bool = False
     cascade_threshold: float = 0.3
@@ -227,10 +232,13 @@ class RunConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: Largest ``merge_gap_px`` accepted, px: wider gaps join distinct defects (and dilate the band a lot).
+MAX_MERGE_GAP_PX = 64
+
 RUN_KEYS = (
     "camera", "camera_config", "calib", "engine", "out", "lines", "duration_s", "overlap_px", "scale",
     "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "context_px",
-    "max_band_lines", "engine_threads", "cascade", "cascade_threshold", "source_options",
+    "max_band_lines", "merge_gap_px", "engine_threads", "cascade", "cascade_threshold", "source_options",
 )
 
 
@@ -270,6 +278,8 @@ def load_run_config(path: Path) -> RunConfig:
         context_px=get_number(data, "context_px", path, minimum=0, integer=True, default=base.context_px),
         max_band_lines=get_number(data, "max_band_lines", path, minimum=64, integer=True,
                                   default=base.max_band_lines),
+        merge_gap_px=get_number(data, "merge_gap_px", path, minimum=0, maximum=MAX_MERGE_GAP_PX, integer=True,
+                                default=base.merge_gap_px),
         engine_threads=get_number(data, "engine_threads", path, minimum=1, integer=True),
         cascade=get_bool(data, "cascade", path, default=base.cascade),
         cascade_threshold=float(get_number(data, "cascade_threshold", path, minimum=0, exclusive=True, maximum=1,

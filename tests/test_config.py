@@ -67,6 +67,9 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("camera: usb:0\n", "key 'camera'"),
     ("source_options:\n  widht: 10\n", "unknown key 'source_options.widht'"),
     ("camera: [sim]\n", "key 'camera' must be a non-empty string"),
+    ("merge_gap_px: -1\n", "key 'merge_gap_px' must be >= 0, got -1"),
+    ("merge_gap_px: 1.5\n", "key 'merge_gap_px' must be an integer"),
+    ("merge_gap_px: 65\n", "key 'merge_gap_px' must be <= 64, got 65"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
 ])
 def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message):
@@ -74,6 +77,14 @@ def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message)
     with pytest.raises(ConfigError) as info:
         load_run_config(path)
     assert message in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_merge_gap_is_read_and_its_default_is_the_trackers(tmp_path):
+    from edgeinspect.stream.tracker import DEFAULT_MERGE_GAP_PX
+
+    assert load_run_config(write(tmp_path, "merge_gap_px: 0\n")).merge_gap_px == 0
+    assert load_run_config(write(tmp_path, "merge_gap_px: 5\n")).merge_gap_px == 5
+    assert RunConfig().merge_gap_px == DEFAULT_MERGE_GAP_PX == 2
 
 
 def test_missing_run_config_names_the_file(tmp_path):

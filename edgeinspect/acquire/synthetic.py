@@ -6,6 +6,12 @@ pixels for any line range), each carrying its exact truth mask. With ``line_rate
 first request, ``time.perf_counter`` clock); ``line_rate_hz=None`` streams as fast as the web
 renders. The sim never loses lines: a slow consumer is the stream stage's concern.
 
+Rendering the web costs CPU a real camera does not (its frames arrive by DMA; the host only copies
+each buffer out). ``prerender_lines=N`` renders the first ``N`` lines (whole frames) when the source
+opens, so streaming them costs one buffer copy per frame, as a camera's would: the pipeline bench
+uses it to time the pipeline, not the simulator. The frames, their truth masks and
+:meth:`SimSource.truth_defects` are the very same web either way; lines past ``N`` are rendered live.
+
 Example:
     >>> with SimSource(width=512, lines_per_frame=128, texture="fabric", seed=3, max_frames=4) as sim:
     ...     frames = list(sim)
@@ -35,17 +41,23 @@ class SimSource(SourceBase):
         line_rate_hz: Lines per second to pace at; None = as fast as possible.
         max_frames: Stop after this many frames; None = endless.
         start_line: Web line of the first frame (to resume a web).
+        prerender_lines: Lines rendered when the source opens (rounded up to whole frames; 0 =
+            none): streaming them is a buffer copy per frame. Memory: ``lines × width`` bytes of
+            image (×2 at 12 bit) plus as many of mask.
         **web_options: Passed to ``SyntheticWeb`` (e.g. ``defects_per_mpx``, ``artefacts``).
     """
 
     def __init__(self, width: int = 2048, lines_per_frame: int = 256, *, texture: str = "carbon",
                  seed: int = 0, bit_depth: int = 8, line_rate_hz: float | None = None,
-                 max_frames: int | None = None, start_line: int = 0, **web_options: Any) -> None:
+                 max_frames: int | None = None, start_line: int = 0, prerender_lines: int = 0,
+                 **web_options: Any) -> None:
         super().__init__(max_frames=max_frames)
         if width <= 0 or lines_per_frame <= 0:
             raise EdgeInspectError(f"sim: width and lines_per_frame must be > 0, got {width} × {lines_per_frame}")
         if start_line < 0:
             raise EdgeInspectError(f"sim: start_line must be >= 0, got {start_line}")
+        if isinstance(prerender_lines, bool) or not isinstance(prerender_lines, int) or prerender_lines < 0:
+            raise EdgeInspectError(f"sim: prerender_lines must be an integer >= 0, got {prerender_lines!r}")
         self.name = f"sim:{texture}"
         self.width = int(width)
         self.lines_per_frame = int(lines_per_frame)
@@ -58,9 +70,15 @@ class SimSource(SourceBase):
         self._next_line = int(start_line)
         self._pacer = LinePacer(line_rate_hz, self._stop)
         self._web = None
+        self.prerender_lines = prerender_lines
+        self._prerendered: dict[int, Any] = {}  # first line -> WebStrip, handed out (and dropped) once
 
     def _open(self) -> None:
         self._make_web()
+        frames = -(-self.prerender_lines // self.lines_per_frame)
+        for k in range(frames):
+            first = self._start_line + k * self.lines_per_frame
+            self._prerendered[first] = self._web.render(first, self.lines_per_frame)
 
     def _make_web(self) -> None:
         from edgeinspect.data.synth import SyntheticWeb
@@ -73,14 +91,22 @@ class SimSource(SourceBase):
 
     def _next_frame(self) -> Frame | None:
         first = self._next_line
-        strip = self._web.render(first, self.lines_per_frame)
+        strip = self._prerendered.pop(first, None)
+        if strip is not None:  # a camera's cost: copy the buffer out
+            image, mask = strip.image.copy(), strip.mask.copy()
+        else:
+            strip = self._web.render(first, self.lines_per_frame)
+            image, mask = strip.image, strip.mask
         self._next_line = first + self.lines_per_frame
         self._pacer.wait_for(self._next_line - self._start_line)
         if self._stop.is_set():
             return None
-        return Frame(lines=strip.image, first_line=first, timestamp_ns=time.time_ns(),
+        return Frame(lines=image, first_line=first, timestamp_ns=time.time_ns(),
                      frame_id=(first - self._start_line) // self.lines_per_frame,
-                     bit_depth=self.bit_depth, truth_mask=strip.mask)
+                     bit_depth=self.bit_depth, truth_mask=mask)
+
+    def _close(self) -> None:
+        self._prerendered.clear()
 
     def truth_defects(self, first_line: int, stop_line: int) -> list:
         """Every defect of the web touching lines ``[first_line, stop_line)``.

@@ -11,9 +11,12 @@ With ``--width-px`` (or ``--pipeline``): ``width_px``, ``overlap_px``, ``scale``
 engine's tile throughput (``verdict_from: "engine"``).
 
 With ``--pipeline``: ``stages`` {acquire, tile, infer, stitch, track, sinks, other: share of wall
-time} and ``pipeline`` {lines_per_s, mpx_per_s (web pixels), tiles_per_s (effective: lines/s ×
-tiles/line), inferred_tiles_per_s, efficiency (pipeline tiles/s ÷ engine tiles/s = pipeline max
-line rate ÷ engine max line rate), lines, tiles, wall_s, frames_dropped, defects, stage_s}.
+time} and ``pipeline`` {lines_per_s (sustained: tiles_per_s ÷ tiles/line), mpx_per_s (web pixels at
+that rate), tiles_per_s (tiles inferred ÷ wall time), inferred_tiles_per_s (the same),
+efficiency (pipeline tiles/s ÷ engine tiles/s = pipeline max line rate ÷ engine max line rate),
+run_lines_per_s (lines ÷ wall time of this short run: its last, aligned tile row included),
+prerendered_lines (sim web rendered before the clock: timed acquisition is a buffer copy per frame,
+as a camera's), lines, tiles, wall_s, frames_dropped, defects, stage_s}.
 
 With ``--vs``: ``vs`` {tiles_per_s, mpx_per_s, latency_p50_ms, latency_p90_ms, latency_p99_ms,
 latency_max_ms: ENGINE / ENGINE2} and ``vs_engine`` (the same engine keys for ENGINE2).
@@ -122,6 +125,7 @@ class BenchReport:
             data["pipeline"] = {
                 "lines_per_s": p.lines_per_s, "mpx_per_s": p.mpx_per_s, "tiles_per_s": p.tiles_per_s,
                 "inferred_tiles_per_s": p.inferred_tiles_per_s, "efficiency": self.pipeline_efficiency,
+                "run_lines_per_s": p.run_lines_per_s, "prerendered_lines": p.prerendered_lines,
                 "lines": p.lines, "tiles": p.tiles, "wall_s": p.wall_s,
                 "frames_dropped": p.frames_dropped, "defects": p.defects, "stage_s": dict(p.stage_s),
             }

@@ -262,7 +262,7 @@ class RunSummary:
         stage_share: ``stage_s`` divided by their sum.
         stop_reason: ``"lines"``, ``"duration"``, ``"source_end"``, ``"SIGINT"``, ``"SIGTERM"``,
             ``"stopped"`` (the caller's stop event) or ``"error"``.
-        tile_hw, overlap_px, scale, batch_size, threshold, queue_size: the settings used.
+        tile_hw, overlap_px, scale, batch_size, threshold, merge_gap_px, queue_size: the settings used.
         queue_policy: ``"drop"`` (live source: a full queue drops frames) or ``"block"`` (unpaced
             sim/replay: acquisition waits for room).
         started_at: ISO 8601 local time.
@@ -302,6 +302,7 @@ class RunSummary:
     scale: float = 1.0
     batch_size: int = 1
     threshold: float = 0.5
+    merge_gap_px: int = 0
     queue_size: int = 0
     queue_policy: str = "drop"
     source_stats: dict[str, int] = field(default_factory=dict)

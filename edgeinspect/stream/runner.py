@@ -53,7 +53,7 @@ from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, Tr
 from edgeinspect.stream.sinks import DefectSinks, MaskWriter, display_lines, write_summary, write_truth
 from edgeinspect.stream.stitcher import Stitcher
 from edgeinspect.stream.tiler import Tiler
-from edgeinspect.stream.tracker import DefectTracker
+from edgeinspect.stream.tracker import DEFAULT_MERGE_GAP_PX, DefectTracker
 
 log = logging.getLogger("edgeinspect.stream")
 
@@ -136,6 +136,7 @@ class PipelineSettings:
     threshold: float = 0.5
     context_px: int = 16
     max_band_lines: int = 8192
+    merge_gap_px: int = DEFAULT_MERGE_GAP_PX
 
 
 class Pipeline:
@@ -166,7 +167,7 @@ class Pipeline:
         self.tiler = Tiler(tuple(engine.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)
         self.stitcher = Stitcher(area.width_px, scale=settings.scale)
         self.tracker = DefectTracker(threshold=settings.threshold, context_px=settings.context_px,
-                                     max_band_lines=settings.max_band_lines)
+                                     max_band_lines=settings.max_band_lines, merge_gap_px=settings.merge_gap_px)
         self.images = LineRing() if keep_images else None
         self.segments: list[tuple[int, int]] = []  # inspected [first, stop) line ranges
         self.frames = 0
@@ -243,7 +244,10 @@ class Pipeline:
             with self.timer("track"):
                 defect = self.area.defect(blob, self.sinks.count + 1)
             with self.timer("sinks"):
-                self.sinks.write(defect, blob)
+                self.sinks.write(defect, blob, flush=False)
+        if blobs:
+            with self.timer("sinks"):
+                self.sinks.flush()  # the records closed together are on disk before the next strip
 
 
 def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstimator) -> list[TruthDefect] | None:
@@ -360,6 +364,7 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         settings = PipelineSettings(
             overlap_px=config.overlap_px, scale=config.scale, batch_size=config.batch_size,
             threshold=config.threshold, context_px=config.context_px, max_band_lines=config.max_band_lines,
+            merge_gap_px=config.merge_gap_px,
         )
         Tiler(tuple(engine_obj.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)  # check geometry early
 
@@ -479,6 +484,7 @@ class _SummaryWriter:
             scale=p.settings.scale,
             batch_size=p.settings.batch_size,
             threshold=p.settings.threshold,
+            merge_gap_px=p.settings.merge_gap_px,
             queue_size=q.maxsize,
             queue_policy="block" if a.block else "drop",
             started_at=self.started_at,

@@ -106,14 +106,16 @@ def overlay_image(blob: Blob, *, min_side_px: int = 64) -> np.ndarray:
 OVERLAY_BACKLOG = 64
 
 
-def _write_overlay(path: Path, blob: Blob) -> None:
-    write_png(path, overlay_image(blob), compression=1)
+def _write_overlays(jobs: list[tuple[Path, Blob]]) -> None:
+    for path, blob in jobs:
+        write_png(path, overlay_image(blob), compression=1)
 
 
 class DefectSinks:
     """``defects.jsonl`` + ``defects.csv`` (+ overlay PNGs), each record flushed as it is written.
 
-    Records are written and flushed on the caller's thread. Overlay PNGs (encoding costs ~1 ms
+    Records are written and flushed on the caller's thread (the runner flushes once per batch of
+    records closed by the same strip: they are on disk before the next strip is inspected). Overlay PNGs (encoding costs ~1 ms
     each) are written by one background thread so a burst of defects does not stall inspection;
     when more than ``overlay_backlog`` wait, an overlay is skipped and counted in
     ``overlays_skipped`` (the record itself is never skipped).
@@ -138,36 +140,54 @@ class DefectSinks:
         self.rejects = 0
         self.overlays_skipped = 0
         self._overlay_backlog = overlay_backlog
-        self._pending: list[Future] = []
+        self._pending: list[tuple[Future, int]] = []  # overlay jobs and their overlay counts
+        self._batch: list[tuple[Path, Blob]] = []  # overlays written since the last flush
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlays") if overlays else None
         self._closed = False
 
-    def write(self, defect: Defect, blob: Blob | None = None) -> None:
-        """Append one defect to both files and flush them (and write its overlay)."""
+    def write(self, defect: Defect, blob: Blob | None = None, *, flush: bool = True) -> None:
+        """Append one defect to both files and flush them (and write its overlay).
+
+        Args:
+            defect: the record.
+            blob: its component, for the overlay (None: no overlay).
+            flush: flush both files now; False when more records emitted at the same moment
+                follow (the caller then calls :meth:`flush` after the last one).
+        """
         self._jsonl.write(json.dumps(defect.to_json()) + "\n")
-        self._jsonl.flush()
         self._csv.writerow(defect_csv_row(defect))
-        self._csv_file.flush()
+        if self._writer is not None and blob is not None:
+            waiting = sum(n for f, n in self._pending if not f.done()) + len(self._batch)
+            if waiting >= self._overlay_backlog:
+                self.overlays_skipped += 1
+            else:
+                self._batch.append((self.overlay_dir / f"defect_{defect.id:06d}.png", blob))
+        if flush:
+            self.flush()
         self.count += 1
         self.rejects += defect.verdict == "reject"
-        if self._writer is not None and blob is not None:
-            self._pending = [f for f in self._pending if not f.done() or f.exception() is not None]
-            if len(self._pending) >= self._overlay_backlog:
-                self.overlays_skipped += 1
-                return
-            path = self.overlay_dir / f"defect_{defect.id:06d}.png"
-            self._pending.append(self._writer.submit(_write_overlay, path, blob))
+
+    def flush(self) -> None:
+        """Flush ``defects.jsonl`` and ``defects.csv`` (the records written so far are on disk) and hand
+        the overlays written since the last flush to the writer thread (one job: one wake-up)."""
+        self._jsonl.flush()
+        self._csv_file.flush()
+        if self._batch:
+            self._pending = [(f, n) for f, n in self._pending if not f.done() or f.exception() is not None]
+            self._pending.append((self._writer.submit(_write_overlays, self._batch), len(self._batch)))
+            self._batch = []
 
     def close(self) -> None:
         """Finish the overlays, close both files (idempotent); an overlay that failed is raised here."""
         if self._closed:
             return
         self._closed = True
+        self.flush()
         self._jsonl.close()
         self._csv_file.close()
         if self._writer is not None:
             self._writer.shutdown(wait=True)
-            for future in self._pending:
+            for future, _ in self._pending:
                 if future.exception() is not None:
                     raise future.exception()
 

@@ -53,6 +53,31 @@ def test_sim_truth_defects_match_the_masks_it_streams():
     assert not (mask & ~covered).any()                      # every defect pixel lies in a listed bbox
 
 
+def test_prerendered_sim_streams_the_same_web_and_truth_without_rendering_them_again(monkeypatch):
+    def stream(**options):
+        with SimSource(width=256, lines_per_frame=64, texture="carbon", seed=4, max_frames=5, start_line=128,
+                       **options) as sim:
+            opened = len(calls)
+            frames = list(sim)
+            return frames, sim.truth_defects(128, 128 + 5 * 64), len(calls) - opened
+
+    calls: list[int] = []
+    real_render = SyntheticWeb.render
+    monkeypatch.setattr(SyntheticWeb, "render", lambda web, first, n: calls.append(first) or real_render(web, first, n))
+    live, live_truth, live_renders = stream()
+    pre, pre_truth, pre_renders = stream(prerender_lines=150)  # rounded up to 3 whole frames
+    assert (live_renders, pre_renders) == (5, 2)  # only the 2 frames past the pre-rendered lines render while streaming
+    assert [f.first_line for f in pre] == [f.first_line for f in live] == [128, 192, 256, 320, 384]
+    assert [f.frame_id for f in pre] == [0, 1, 2, 3, 4]
+    for a, b in zip(live, pre):
+        np.testing.assert_array_equal(a.lines, b.lines)
+        np.testing.assert_array_equal(a.truth_mask, b.truth_mask)
+        assert b.lines.flags.owndata and b.lines.flags.c_contiguous  # a copy, as a camera's buffer is
+    assert pre_truth == live_truth
+    with pytest.raises(EdgeInspectError, match="prerender_lines must be an integer >= 0, got -1"):
+        SimSource(width=64, prerender_lines=-1)
+
+
 def test_sim_twelve_bit_frames_are_uint16_within_range():
     with open_source("sim:steel", width=64, lines_per_frame=32, bit_depth=12, max_frames=2) as sim:
         frames = list(sim)

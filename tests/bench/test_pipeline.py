@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -31,10 +33,13 @@ def test_pipeline_runs_the_run_path_and_gives_the_verdict(dark_engine):
     assert pipeline.lines > 0
     assert pipeline.frames_dropped == 0  # unpaced sim: the source waits for room
     assert pipeline.tiles == tiles_the_tiler_emits(pipeline.lines, 256, (32, 32), 8, 256)
-    assert pipeline.lines_per_s == pytest.approx(pipeline.lines / pipeline.wall_s)
-    assert pipeline.mpx_per_s == pytest.approx(pipeline.lines * 256 / pipeline.wall_s / 1e6)
-    assert pipeline.inferred_tiles_per_s == pytest.approx(pipeline.tiles / pipeline.wall_s)
-    assert pipeline.tiles_per_s == pytest.approx(pipeline.lines_per_s * 11 / 24)  # effective: lines/s × tiles/line
+    assert pipeline.tiles_per_s == pipeline.inferred_tiles_per_s == pytest.approx(pipeline.tiles / pipeline.wall_s)
+    assert pipeline.lines_per_s == pytest.approx(pipeline.tiles_per_s * 24 / 11)  # sustained: tiles/s ÷ tiles/line
+    assert pipeline.mpx_per_s == pytest.approx(pipeline.lines_per_s * 256 / 1e6)
+    assert pipeline.run_lines_per_s == pytest.approx(pipeline.lines / pipeline.wall_s)
+    # the web was rendered before the clock: the lines the bare engine would do in duration_s, whole frames
+    assert pipeline.prerendered_lines == math.ceil(report.engine_budget.max_line_rate_hz * 0.3)
+    assert pipeline.lines <= pipeline.prerendered_lines
 
     data = report.to_json()
     assert data["verdict_from"] == "pipeline"

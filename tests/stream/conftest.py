@@ -31,3 +31,30 @@ def identity_engine(identity_onnx):
 
     with backends.load(identity_onnx, threads=1) as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def blur_onnx(onnx_dir) -> Path:
+    """prob = 3×3 box mean of pixel / 255 with zero padding at the tile border (a network's seam weakness), 64×64 tiles."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 64, 64])
+    y = helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 1, 64, 64])
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3, 3], [1.0 / (9 * 255)] * 9)
+    conv = helper.make_node("Conv", ["input", "w"], ["prob"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    model = helper.make_model(helper.make_graph([conv], "blur_double", [x], [y], initializer=[weight]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = onnx_dir / "blur64.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture()
+def blur_engine(blur_onnx):
+    from edgeinspect import backends
+
+    with backends.load(blur_onnx, threads=1) as engine:
+        yield engine

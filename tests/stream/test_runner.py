@@ -51,6 +51,28 @@ def test_defect_across_tile_seams_and_frames_is_one_record(tmp_path, identity_en
     assert pipeline.segments == [(10_000, 10_400)]
 
 
+@pytest.mark.parametrize("merge_gap_px, records", [(2, 1), (0, 3)])
+def test_crack_broken_at_a_frame_boundary_and_a_tile_seam_is_one_record(tmp_path, identity_engine, merge_gap_px,
+                                                                        records):
+    # 64×64 tiles, overlap 16: a column seam at x = 104 and a row seam at line 104; frames of 64 lines
+    web = np.zeros((300, 300), np.uint8)
+    web[40:64, 103:105] = 255    # a 2-px crack along the web, straddling the column seam ...
+    web[66:104, 103:105] = 255   # ... broken for 2 lines at the frame boundary (lines 64, 65) ...
+    web[106:181, 103:105] = 255  # ... and for 2 lines at the row seam (lines 104, 105)
+    with DefectSinks(tmp_path, overlays=False) as sinks:
+        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 300), sinks,
+                            settings=PipelineSettings(overlap_px=16, batch_size=3, merge_gap_px=merge_gap_px))
+        for frame in frames_of(web, 64, first_line=10_000):
+            pipeline.process(frame)
+        pipeline.end_segment()
+    found = read_jsonl(tmp_path / "defects.jsonl")
+    assert len(found) == records
+    assert sum(r["area_px"] for r in found) == 2 * (24 + 38 + 75)
+    if records == 1:
+        assert found[0]["bbox_px"] == [103, 10_040, 105, 10_181]
+        assert found[0]["area_mm2"] == pytest.approx(2 * (24 + 38 + 75) * 0.01)
+
+
 def test_twelve_bit_frames_are_scaled_before_the_engine(tmp_path, identity_engine):
     web = np.full((128, 96), 1000, np.uint16)
     web[20:40, 10:20] = 4095   # → 255.0 → prob 1.0: a defect

@@ -44,6 +44,17 @@ def test_records_are_flushed_per_defect_before_close(tmp_path):
     assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["defect_000001.png", "defect_000002.png"]
 
 
+def test_records_written_together_are_on_disk_after_one_flush(tmp_path):
+    with DefectSinks(tmp_path, overlays=False) as sinks:
+        for i in (1, 2, 3):
+            sinks.write(make_defect(i), flush=False)  # closed by the same strip
+        sinks.flush()
+        # read while the sink is still open: all three are on disk
+        assert [json.loads(line)["id"] for line in (tmp_path / "defects.jsonl").read_text().splitlines()] == [1, 2, 3]
+        assert [row[0] for row in csv.reader((tmp_path / "defects.csv").open())][1:] == ["1", "2", "3"]
+    assert sinks.count == 3
+
+
 def test_overlays_behind_are_skipped_and_counted_records_never(tmp_path):
     sinks = DefectSinks(tmp_path, overlays=True, overlay_backlog=0)  # the writer is always "behind"
     for i in range(1, 4):

@@ -54,3 +54,39 @@ def test_half_scale_stitches_back_to_source_resolution(identity_engine):
     mask = stitched >= 0.5
     ys, xs = np.nonzero(mask)
     assert (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1) == (100, 140, 60, 200)
+
+
+def box_mean_3x3(web: np.ndarray) -> np.ndarray:
+    """What the blur network gives for the whole web in one piece (zero padding at the web's border only)."""
+    padded = np.pad(web.astype(np.float32) / 255, 1)
+    h, w = web.shape
+    return sum(padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9
+
+
+def test_thin_crack_on_a_tile_seam_keeps_its_width_with_a_network_weak_at_tile_borders(blur_engine):
+    # 64-px tiles, overlap 16: columns start at 0, 48, 96, 144, 192 and are cut at x = 56, 104, 152, 200;
+    # rows start every 48 lines and are cut at y = 56, 104, 152, 200
+    web = np.zeros((256, 256), np.uint8)
+    web[20:236, 55:57] = 255     # 2-px crack straddling the column seam at x = 56 (crossing every row seam)
+    web[20:236, 30:32] = 255     # the same crack inside one tile column
+    web[103:105, 60:236] = 255   # 2-px crack straddling the row seam at y = 104 (crossing column seams)
+    web[80:82, 60:236] = 255     # the same crack inside one tile row
+    strips = stitch_through_engine(web, blur_engine, frame_lines=64, overlap=16)
+    mask = np.concatenate([s.prob for s in strips]) >= 0.5
+
+    # the network is weak at tile borders: a tile whose edge falls on a crack loses it there (4/9 < 0.5) ...
+    tile = np.zeros((1, 1, 64, 64), np.uint8)
+    tile[0, 0, :, 62:64] = 255
+    edge = blur_engine.infer(tile)["prob"][0, 0]
+    assert edge[0, 62] < 0.5 <= edge[10, 62]
+    # ... the stitcher keeps each pixel from the tile where it is >= 8 px from a border: no seam shows
+    np.testing.assert_array_equal(mask, box_mean_3x3(web) >= 0.5)
+    # same area on a seam as off it (2 px wide; the blur takes one line off each end: 4/9 < 0.5 there)
+    assert mask[:, 52:60].sum() == mask[:, 27:35].sum() == 214 * 2
+    assert mask[100:108, 58:].sum() == mask[77:85, 58:].sum() == 174 * 2
+
+    from edgeinspect.stream.tracker import DefectTracker
+
+    tracker = DefectTracker(threshold=0.5, merge_gap_px=2)
+    blobs = [b for s in strips for b in tracker.push(s)] + tracker.flush()
+    assert sorted(b.area_px for b in blobs) == [174 * 2, 174 * 2, 214 * 2, 214 * 2]  # one record per crack

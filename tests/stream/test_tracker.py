@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgeinspect.stream.records import ProbStrip
 from edgeinspect.stream.tracker import DefectTracker
@@ -85,3 +86,82 @@ def test_overlay_crop_has_context_around_the_defect():
     assert blob.image_origin == (5, 115)
     assert blob.image.shape == (4 + 10, 4 + 10)
     np.testing.assert_array_equal(blob.image, image[15:29, 5:19])
+
+
+def run_tracker(prob: np.ndarray, lines_per_strip: int, **options) -> list:
+    tracker = DefectTracker(threshold=0.5, context_px=4, **options)
+    blobs = []
+    for strip in strips_of(prob, lines_per_strip):
+        blobs += tracker.push(strip)
+    return blobs + tracker.flush()
+
+
+def test_fragments_two_px_apart_are_one_record_with_the_sum_of_their_areas():
+    prob = np.zeros((60, 80), np.float32)
+    prob[10:30, 20:22] = 0.9   # a thin crack segmented in two pieces: 20×2 px ...
+    prob[32:50, 20:22] = 0.8   # ... then 18×2 px after a 2-line gap (lines 30, 31)
+    (crack,) = run_tracker(prob, 60, merge_gap_px=2)
+    assert crack.area_px == 40 + 36  # undilated pixels only
+    assert crack.bbox_px == (20, 10, 22, 50)
+    assert not crack.mask[20:22].any()  # the gap lines are not counted as defect
+    np.testing.assert_allclose(crack.prob[crack.mask].min(), 0.8)
+
+
+def test_fragments_ten_px_apart_stay_two_records():
+    prob = np.zeros((60, 80), np.float32)
+    prob[10:30, 20:22] = 0.9
+    prob[40:50, 20:22] = 0.9   # 10 lines below the first piece
+    prob[10:20, 32:34] = 0.9   # 10 columns right of it
+    blobs = run_tracker(prob, 60, merge_gap_px=2)
+    assert sorted(b.area_px for b in blobs) == [20, 20, 40]
+
+
+@pytest.mark.parametrize("gap, merged", [(0, False), (1, False), (2, True), (3, True)])
+def test_merge_gap_counts_background_pixels_along_rows_and_diagonals(gap, merged):
+    prob = np.zeros((40, 40), np.float32)
+    prob[10, 10] = prob[10, 13] = 0.9     # 2 background pixels between them along the row
+    prob[30, 10] = prob[33, 13] = 0.9     # 2 background pixels between them along the diagonal
+    blobs = run_tracker(prob, 40, merge_gap_px=gap)
+    assert len(blobs) == (2 if merged else 4)
+    assert sum(b.area_px for b in blobs) == 4
+
+
+def test_a_defect_separated_from_a_crack_is_not_counted_in_the_crack_record():
+    prob = np.zeros((60, 60), np.float32)
+    prob[5:45, 5:7] = 0.9      # a long vertical crack
+    prob[44:46, 7:45] = 0.9    # with a foot: its box spans columns 5..44, lines 5..45
+    prob[20:24, 30:34] = 0.9   # a spot inside that box, far (> 2 px) from the crack
+    crack, spot = sorted(run_tracker(prob, 60, merge_gap_px=2), key=lambda b: -b.area_px)
+    assert crack.area_px == 40 * 2 + 2 * 38 and crack.bbox_px == (5, 5, 45, 46)
+    assert not crack.mask[15:19, 25:29].any()  # the spot's pixels are in the crack's box, not in its mask
+    assert spot.area_px == 16 and spot.bbox_px == (30, 20, 34, 24)
+
+
+def test_fragments_split_by_a_strip_boundary_are_merged_and_closed_once():
+    prob = np.zeros((200, 40), np.float32)
+    prob[20:49, 10:12] = 0.9    # strip 0 is lines 0..49: this piece ends 1 line before its end
+    prob[51:90, 11:13] = 0.9    # strip 1: the crack goes on after a 2-line gap
+    prob[150:152, 30:32] = 0.9  # an unrelated spot in strip 3
+    tracker = DefectTracker(threshold=0.5, merge_gap_px=2)
+    emitted = []
+    for strip in strips_of(prob, 50):
+        emitted += [(strip.first_line, b) for b in tracker.push(strip)]
+    emitted += [(None, b) for b in tracker.flush()]
+    assert [(at, b.bbox_px, b.area_px) for at, b in emitted] == [
+        (50, (10, 20, 13, 90), 29 * 2 + 39 * 2),   # held open over the strip boundary, closed with strip 1
+        (150, (30, 150, 32, 152), 4),
+    ]
+    assert not any(b.truncated for _, b in emitted)
+
+
+def test_merge_gap_zero_is_plain_eight_connectivity():
+    prob = np.zeros((20, 20), np.float32)
+    prob[5, 5] = prob[6, 6] = prob[5, 7] = 0.9  # (6, 6) touches both diagonally: one component
+    prob[5, 9] = 0.9                             # one background pixel right of (5, 7): its own
+    blobs = run_tracker(prob, 20, merge_gap_px=0)
+    assert sorted(b.area_px for b in blobs) == [1, 3]
+
+
+def test_negative_merge_gap_is_refused():
+    with pytest.raises(ValueError, match="merge_gap_px"):
+        DefectTracker(merge_gap_px=-1)
