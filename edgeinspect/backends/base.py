@@ -30,7 +30,13 @@ from edgeinspect.errors import EdgeInspectError
 
 log = logging.getLogger(__name__)
 
-#: ``hint`` values: ``"latency"`` (one request as fast as possible) or ``"throughput"`` (batches, streams).
+#: Output names an engine may have, in graph order: ``prob`` ``(N,1,H,W)`` float32 in [0,1] (always),
+#: ``loc`` ``(N,1,H,W)`` (LPC-Net's DLM, LSA-Net's location attention), ``score`` ``(N,)`` float32 in
+#: [0,1] (image-level defect probability, PSIC-Net). Same as ``edgeinspect.export.onnx.OUTPUT_NAMES``.
+OUTPUT_NAMES = ("prob", "loc", "score")
+
+#: ``hint`` values: ``"latency"`` (one request as fast as possible) or ``"throughput"`` (OpenVINO: a batch
+#: of at least one tile per stream is split over the streams, a smaller one runs on a latency model).
 HINTS = ("latency", "throughput")
 
 
@@ -116,7 +122,7 @@ class Engine:
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        """Output names, ``("prob",)`` or ``("prob", "loc")``."""
+        """Output names: ``("prob",)``, ``("prob", "loc")`` or ``("prob", "score")`` (see :data:`OUTPUT_NAMES`)."""
         return self._outputs
 
     @property
@@ -213,8 +219,9 @@ class Engine:
             batch: ``(N,1,H,W)`` uint8 or float32 pixel values in [0,255].
 
         Returns:
-            ``{"prob": (N,1,H,W) float32 in [0,1]}`` plus ``"loc"`` (same shape) for nets with a DLM.
-            Arrays are owned by the caller.
+            ``{"prob": (N,1,H,W) float32 in [0,1]}`` plus ``"loc"`` (same shape) for nets with a DLM
+            or location attention and ``"score"`` ``(N,)`` float32 in [0,1] for nets with an
+            image classifier (PSIC-Net). Arrays are owned by the caller.
 
         Raises:
             EdgeInspectError: the engine is not open, or the input does not match the engine.

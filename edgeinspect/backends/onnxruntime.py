@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeinspect.backends.base import Engine
+from edgeinspect.backends.base import OUTPUT_NAMES, Engine
 from edgeinspect.errors import EdgeInspectError
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class OnnxRuntimeEngine(Engine):
                 self._tile_hw = (int(shape[2]), int(shape[3]))
         available = [o.name for o in session.get_outputs()]
         if self.manifest is None:
-            self._outputs = tuple(n for n in ("prob", "loc") if n in available) or (available[0],)
+            self._outputs = tuple(n for n in OUTPUT_NAMES if n in available) or (available[0],)
         missing = [n for n in self._outputs if n not in available]
         if missing:
             raise EdgeInspectError(f"{source}: outputs {missing} missing (model has {available}); rebuild the engine")

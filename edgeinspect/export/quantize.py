@@ -11,7 +11,11 @@ requested encoding from those same ranges:
   the encoding ONNX Runtime's CPU kernels are fast with (design.md: 20 ms vs 51–74 ms for int8
   symmetric activations on an LPC-Net-sized network).
 
-The graph is pre-processed first (``quant_pre_process``: ORT basic optimisations + shape inference).
+The graph is pre-processed first (``quant_pre_process``: ONNX shape inference only, no ORT graph
+optimisation: ORT's optimiser rewrites ``HardSwish`` into ``HardSigmoid`` · ``Mul``, the quantizer then
+puts Q/DQ pairs between the two, and OpenVINO can no longer fuse the activation into the convolution —
+on lpcnet-lite, batch 8, that made the INT8 engine 2× slower than FP32 (176 vs 88 ms); keeping the
+exported ops it runs at FP32 speed or better, and ResNet/ReLU networks are unchanged).
 The tail after the last head logits (sigmoid, PCM) is kept in float (``keep_float_tail``): it is a
 few cheap ops whose int8 version would only coarsen the probabilities around 0.5.
 
@@ -170,7 +174,7 @@ def quantize_qdq(
     with tempfile.TemporaryDirectory(prefix="edgeinspect-quant-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         try:
-            quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
+            quant_pre_process(str(onnx_path), str(prepared), skip_optimization=True, skip_symbolic_shape=True)
         except Exception as error:
             raise EdgeInspectError(f"{onnx_path}: quantization pre-processing failed ({error})") from None
         prepared_model = onnx.load_model(str(prepared))

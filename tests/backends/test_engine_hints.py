@@ -1,0 +1,96 @@
+"""OpenVINO hint per batch size, and the engines benchmark's by-hand references and paired ratios (no timing)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_testkit import bright_net_numpy, squares_image
+
+from edgeinspect import backends
+from edgeinspect.backends.openvino import compile_config, hint_for_batch
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "engines.py"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("engines_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _images(n: int) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    return np.stack([squares_image(rng, (32, 32))[0] for _ in range(n)])[:, None]
+
+
+@pytest.mark.parametrize(
+    ("hint", "batch", "streams", "expected"),
+    [
+        ("latency", 1, 1, "latency"),
+        ("latency", 8, 1, "latency"),
+        ("latency", 8, 4, "latency"),  # a LATENCY engine never splits
+        ("throughput", 1, 2, "latency"),  # one tile on one stream would use half the threads
+        ("throughput", 2, 2, "throughput"),
+        ("throughput", 8, 2, "throughput"),
+        ("throughput", 3, 4, "latency"),  # fewer tiles than streams: streams would idle
+        ("throughput", 4, 4, "throughput"),
+        ("throughput", 8, 1, "latency"),  # one stream: the THROUGHPUT model is the single request
+    ],
+)
+def test_hint_for_batch(hint: str, batch: int, streams: int, expected: str) -> None:
+    assert hint_for_batch(hint, batch, streams) == expected
+
+
+def test_compile_config_matches_the_by_hand_defaults_for_latency() -> None:
+    config = compile_config(threads=2, hint="latency", cache_dir=None)
+    assert config == {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": "2"}
+    assert compile_config(threads=None, hint="throughput", cache_dir=Path("c")) == {
+        "PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32", "CACHE_DIR": "c"}
+
+
+def test_throughput_engine_runs_small_batches_on_a_latency_model(built_engines: dict[str, Path]) -> None:
+    images = _images(5)
+    with backends.load(built_engines["openvino-fp32"], threads=2, hint="latency") as latency:
+        assert latency.streams == 1
+        expected_one, expected_five = latency.infer(images[:1]), latency.infer(images)
+    with backends.load(built_engines["openvino-fp32"], threads=2, hint="throughput") as engine:
+        streams = engine.streams
+        assert streams >= 1
+        five = engine.infer(images)  # split over the streams when there are several
+        one = engine.infer(images[:1])  # LATENCY model (compiled now when there are several streams)
+        one_again = engine.infer(images[:1])
+        request, _ = engine._single
+        assert (request is engine._requests[0]) == (streams == 1)
+    for name in ("prob", "loc"):
+        np.testing.assert_allclose(one[name], expected_one[name], atol=1e-6)
+        np.testing.assert_allclose(one_again[name], expected_one[name], atol=1e-6)
+        np.testing.assert_allclose(five[name], expected_five[name], atol=1e-6)
+    np.testing.assert_allclose(five["prob"], bright_net_numpy(images), atol=1e-5)
+
+
+def test_bench_by_hand_variants_run_the_file_the_engine_runs(built_engines: dict[str, Path], tmp_path: Path) -> None:
+    bench = _bench_module()
+    work = tmp_path / "net"
+    work.mkdir()
+    for name, folder in built_engines.items():
+        (work / name).symlink_to(folder, target_is_directory=True)
+    assert bench.by_hand_model(work, "ov-default") == work / "openvino-fp32" / "model.onnx"
+    assert bench.by_hand_model(work, "ov-default-int8") == work / "openvino-int8" / "model.uint8.onnx"
+    assert bench.by_hand_model(work, "ort-default-int8") == work / "onnxruntime-int8" / "model.uint8.onnx"
+    for kind, reference in bench.BY_HAND.items():
+        engine_folder = kind.partition("@")[0]
+        manifest = json.loads((work / engine_folder / "manifest.json").read_text())
+        assert bench.by_hand_model(work, reference) == work / engine_folder / manifest["model_file"]
+
+
+def test_bench_ratios_are_medians_of_per_round_ratios() -> None:
+    bench = _bench_module()
+    by_hand = [100.0, 200.0, 120.0]  # load swings between rounds hit both variants alike
+    ours = [50.0, 100.0, 240.0]
+    assert bench.paired_ratio(by_hand, ours) == pytest.approx(2.0)  # per round: 2.0, 2.0, 0.5
+    assert bench.paired_ratio(ours, ours) == 1.0
