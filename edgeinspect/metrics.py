@@ -351,9 +351,13 @@ class EvalReport:
         mIoU80: Share of images with per-image mIoU >= 0.8.
         per_image_miou: Per-image mIoU, in input order.
         defects: Component-level counts and area errors.
-        image_ap, image_auc: Image-level AP / ROC AUC from the max defect probability; NaN when
-            only one image label occurs.
+        image_ap, image_auc: Image-level AP / ROC AUC of the image scores; NaN when only one image
+            label occurs.
         area_tolerance, min_area_px, min_cover: The matching settings used.
+        image_acc: Share of images whose image score (``>= threshold``) matches the label (defect
+            present), in [0, 1]; NaN when no image was scored.
+        image_score: What the image scores are: ``"max_prob"`` (the max defect probability) or
+            ``"score"`` (the network's own image-level output, PSIC-Net).
     """
 
     images: int
@@ -371,12 +375,15 @@ class EvalReport:
     area_tolerance: float = 0.2
     min_area_px: int = 0
     min_cover: float = 0.5
+    image_acc: float = math.nan
+    image_score: str = "max_prob"
 
     def to_json(self, *, lists: bool = False) -> dict:
         """A JSON-ready dict.
 
         Keys: ``mPA``, ``mIoU``, ``mIoU80``, ``dice``, ``iou``, ``pixel_acc``, ``images``,
-        ``image_ap``, ``image_auc`` (null when undefined), ``confusion`` ``[[TN, FP], [FN, TP]]``,
+        ``image_ap``, ``image_auc``, ``image_acc`` (null when undefined), ``image_score`` (``"max_prob"``
+        or ``"score"``), ``confusion`` ``[[TN, FP], [FN, TP]]``,
         ``defects`` → ``truth``, ``found``, ``false``, ``predicted``, ``within_tol`` (ints),
         ``area_within_tol``, ``recall``, ``precision`` (fractions), ``area_error`` →
         ``abs_p50``/``abs_p90``/``abs_p95``/``abs_max``/``mean`` (relative, null without defects),
@@ -401,6 +408,8 @@ class EvalReport:
             "images": self.images,
             "image_ap": _none_if_nan(self.image_ap),
             "image_auc": _none_if_nan(self.image_auc),
+            "image_acc": _none_if_nan(self.image_acc),
+            "image_score": self.image_score,
             "confusion": self.confusion.tolist(),
             "defects": {
                 "truth": d.truth,
@@ -459,18 +468,24 @@ class MaskEvaluator:
         self.image_scores: list[float] = []
         self.image_labels: list[bool] = []
         self._truth = self._found = self._predicted = self._false = self._within = 0
+        self._own_scores = 0
         self._errors: list[float] = []
 
-    def update(self, pred: np.ndarray, truth: np.ndarray) -> None:
+    def update(self, pred: np.ndarray, truth: np.ndarray, score: float | None = None) -> None:
         """Add one image.
 
         Args:
             pred: ``(H, W)`` bool mask, or float32 defect probability in [0, 1].
             truth: ``(H, W)`` bool truth mask, same shape.
+            score: the image-level defect probability in [0, 1] from a network that has one
+                (PSIC-Net's ``score``); None = the max of ``pred``. Give it for every image or none.
         """
         pred = np.asarray(pred)
         truth = _as_mask(truth)
-        if pred.dtype == np.bool_:
+        if score is not None:
+            self._own_scores += 1
+            score = float(score)
+        elif pred.dtype == np.bool_:
             score = float(pred.any())
         elif np.issubdtype(pred.dtype, np.floating):
             score = float(pred.max()) if pred.size else 0.0
@@ -501,8 +516,11 @@ class MaskEvaluator:
         """
         if not self.per_image_miou:
             raise ValueError("no images to score")
+        if 0 < self._own_scores < len(self.image_scores):
+            raise ValueError(f"image scores given for {self._own_scores} of {len(self.image_scores)} images")
         scores = scores_from_confusion(self.confusion)
         miou = np.asarray(self.per_image_miou)
+        hits = (np.asarray(self.image_scores) >= self.threshold) == np.asarray(self.image_labels, dtype=bool)
         return EvalReport(
             images=len(self.per_image_miou),
             confusion=self.confusion.copy(),
@@ -521,6 +539,8 @@ class MaskEvaluator:
             area_tolerance=self.area_tolerance,
             min_area_px=self.min_area_px,
             min_cover=self.min_cover,
+            image_acc=float(hits.mean()),
+            image_score="score" if self._own_scores else "max_prob",
         )
 
 
@@ -536,8 +556,9 @@ def evaluate_masks(
 
     Args:
         pairs: ``(pred, truth)`` per image: pred ``(H, W)`` bool or float32 probability in [0, 1],
-            truth ``(H, W)`` bool.
-        threshold: Probability at or above which a pixel is defect.
+            truth ``(H, W)`` bool; or ``(pred, truth, score)`` with the network's image-level
+            defect probability (PSIC-Net), used for ``image_ap``/``image_auc``/``image_acc``.
+        threshold: Probability at or above which a pixel (or an image score) is defect.
         area_tolerance: Allowed relative area error of a defect (0.2 = 20 %).
         min_cover: Share of a truth defect the prediction must cover for it to be found.
         min_area_px: Ignore truth defects (and false components) smaller than this (px).
@@ -551,8 +572,8 @@ def evaluate_masks(
     evaluator = MaskEvaluator(
         threshold=threshold, area_tolerance=area_tolerance, min_cover=min_cover, min_area_px=min_area_px
     )
-    for pred, truth in pairs:
-        evaluator.update(pred, truth)
+    for item in pairs:
+        evaluator.update(*item)
     return evaluator.report()
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeinspect.backends.base import OUTPUT_NAMES
 from edgeinspect.backends.manifest import Manifest, hash_files, utc_now, write_manifest
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.export import INPUT_NAME, Encoding, OpForm, Precision
@@ -261,7 +262,7 @@ def build_engine(
     try:
         meta = _stage_fp32(source_path, work, progress)
         tile_hw = tuple(int(v) for v in meta["tile_hw"])
-        outputs = tuple(n for n in meta.get("outputs", ("prob",)) if n in ("prob", "loc")) or ("prob",)
+        outputs = tuple(n for n in meta.get("outputs", ("prob",)) if n in OUTPUT_NAMES) or ("prob",)
         files = [FP32_NAME]
         model_file, encoding = FP32_NAME, None
         calibration_record = metrics = None

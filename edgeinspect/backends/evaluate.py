@@ -3,7 +3,8 @@
 Whole images are resized to the engine tile (``cv2.INTER_AREA`` when shrinking, ``INTER_LINEAR``
 otherwise; 16-bit images scaled to 8-bit values first), inferred in batches, and each probability
 map is resized back to the image size (``INTER_LINEAR``) before thresholding at 0.5 — the same
-metrics (:mod:`edgeinspect.metrics`) as every other evaluation.
+metrics (:mod:`edgeinspect.metrics`) as every other evaluation. An engine with a ``score`` output
+(PSIC-Net's image classifier) has its image-level AP/AUC/accuracy scored on that output.
 
 Example:
     >>> with backends.load("engines/lite-int8") as engine:
@@ -60,11 +61,24 @@ def predict_images(engine: Engine, images: Iterable[np.ndarray], *, batch_size: 
     Yields:
         ``(h, w)`` float32 probabilities in [0,1], one per image, in order.
     """
+    for prob, _ in predict_scored(engine, images, batch_size=batch_size):
+        yield prob
+
+
+def predict_scored(
+    engine: Engine, images: Iterable[np.ndarray], *, batch_size: int = 8
+) -> Iterator[tuple[np.ndarray, float | None]]:
+    """Like :func:`predict_images`, with the engine's image-level ``score`` when it has one.
+
+    Yields:
+        ``((h, w) float32 probabilities in [0,1], score in [0,1] or None)``, one per image, in order.
+    """
     for chunk in _batched(images, batch_size):
         batch = np.stack([image_to_tile(image, engine.tile_hw) for image in chunk])
-        probs = engine.infer(batch)["prob"][:, 0]
-        for image, prob in zip(chunk, probs):
-            yield prob_to_image(prob, image.shape[:2])
+        out = engine.infer(batch)
+        scores = out["score"].reshape(-1).tolist() if "score" in out else [None] * len(chunk)
+        for image, prob, score in zip(chunk, out["prob"][:, 0], scores):
+            yield prob_to_image(prob, image.shape[:2]), score
 
 
 def tile_scores(engine: Engine, tiles: np.ndarray, masks: np.ndarray, *, batch_size: int = 8) -> dict[str, float]:
@@ -109,9 +123,9 @@ def evaluate_engine(
 
     evaluator = MaskEvaluator(threshold=threshold)
     for chunk in _batched(samples, batch_size):
-        probs = predict_images(engine, [s.image for s in chunk], batch_size=batch_size)
-        for sample, prob in zip(chunk, probs):
-            evaluator.update(prob, sample.mask)
+        results = predict_scored(engine, [s.image for s in chunk], batch_size=batch_size)
+        for sample, (prob, score) in zip(chunk, results):
+            evaluator.update(prob, sample.mask, score)
             if on_sample is not None:
                 on_sample()
     return evaluator.report()
@@ -129,12 +143,14 @@ def engine_pairs(
         batch_size: tiles per ``infer`` call.
 
     Yields:
-        ``((h, w) float32 probability in [0,1] at the image size, (h, w) bool truth)``.
+        ``((h, w) float32 probability in [0,1] at the image size, (h, w) bool truth)``; for an engine
+        with a ``score`` output, ``(prob, truth, score)`` (what :func:`edgeinspect.metrics.evaluate_masks`
+        takes for image-level metrics).
     """
     from edgeinspect.backends import load
 
     with load(engine_path, threads=threads) as engine:
         for chunk in _batched(samples, batch_size):
-            probs = predict_images(engine, [s.image for s in chunk], batch_size=batch_size)
-            for sample, prob in zip(chunk, probs):
-                yield prob, sample.mask
+            results = predict_scored(engine, [s.image for s in chunk], batch_size=batch_size)
+            for sample, (prob, score) in zip(chunk, results):
+                yield (prob, sample.mask) if score is None else (prob, sample.mask, score)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeinspect.backends.base import Engine
+from edgeinspect.backends.base import OUTPUT_NAMES, Engine
 from edgeinspect.errors import EdgeInspectError
 
 
@@ -37,17 +37,18 @@ class TorchEngine(Engine):
         if self._tile_hw is None and size:
             self._tile_hw = (int(size[-2]), int(size[-1]))
         names = tuple(cfg.get("outputs") or ("prob",))
-        self._outputs = tuple(n for n in names if n in ("prob", "loc")) or ("prob",)
+        self._outputs = tuple(n for n in names if n in OUTPUT_NAMES) or ("prob",)
 
     def _infer(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
             out = self._model(torch.from_numpy(batch))
         result = {"prob": out.prob.float().numpy()}
-        if "loc" in self._outputs and getattr(out, "loc", None) is not None:
-            result["loc"] = out.loc.float().numpy()
-        elif "loc" in self._outputs:
-            self._outputs = ("prob",)
+        for name in self._outputs[1:]:              # loc, score: what this network returns
+            value = getattr(out, name, None)
+            if value is not None:
+                result[name] = value.float().numpy()
+        self._outputs = tuple(result)
         return result
 
     def _close(self) -> None:

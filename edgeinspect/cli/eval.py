@@ -165,7 +165,9 @@ def _print_report(report: EvalReport, *, title: str, skipped: list[str]) -> None
     table.add_row("Dice", pct(report.dice), "defect class")
     table.add_row("IoU", pct(report.iou), "defect class")
     table.add_row("pixel accuracy", pct(report.pixel_acc), "")
-    table.add_row("image AP / AUC", f"{pct(j['image_ap'])} / {pct(j['image_auc'])}", "from max defect probability per image")
+    source = "from the network's image score" if report.image_score == "score" else "from max defect probability per image"
+    table.add_row("image AP / AUC", f"{pct(j['image_ap'])} / {pct(j['image_auc'])}", source)
+    table.add_row("image accuracy", pct(j["image_acc"]), "image defect = score >= 0.5, against 'has a defect'")
     table.add_section()
     table.add_row("truth defects", str(d.truth), f"components, 8-connected, >= {report.min_area_px} px")
     table.add_row("found", f"{d.found} ({pct(d.recall)})", f">= {report.min_cover:.0%} of the defect covered")

@@ -1,10 +1,13 @@
-"""``edgeinspect train``: two-stage LPC-Net training → RUN/best.pt, last.pt, metrics.csv, curves.png, test.json.
+"""``edgeinspect train``: train a seed network → RUN/best.pt, last.pt, metrics.csv, curves.png, test.json.
 
 The recipe (every number of the run) is the bundled ``edgeinspect/train/recipes/<model>.yaml`` or
-``--recipe FILE``, then ``--set key=value`` overrides, then the named options below. The paper schedule
-is 100 DLM + 300 segmentation epochs with the PCM from segmentation epoch 250; on a CPU shrink it with
-``--epochs N`` (N total epochs split 1:3, PCM for the last 1/6 of stage 2: ``--epochs 8`` → 2 + 6,
-PCM from stage-2 epoch 5) or set ``--epochs-dlm/--epochs-seg/--p-set`` directly.
+``--recipe FILE``, then ``--set key=value`` overrides, then the named options below. Each model trains
+the way its paper does (:mod:`edgeinspect.train.families`): LPC-Net in two stages (100 DLM + 300
+segmentation epochs, PCM from segmentation epoch 250), PSIC-Net in two steps (segmentation, then the
+image classifier with the segmentation frozen), LSA-Net and AnomalySeg in one stage. On a CPU shrink
+the schedule with ``--epochs N`` (scaled in the recipe's proportions; LPC-Net: 1:3, PCM for the last
+1/6 of stage 2: ``--epochs 8`` → 2 + 6, PCM from stage-2 epoch 5), set LPC-Net's
+``--epochs-dlm/--epochs-seg/--p-set`` directly, or cap the wall-clock time with ``--max-minutes``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def train_command(
     data: Annotated[Path, typer.Option("--data", help="Dataset folder (mt, kolektor, aitex or pairs layout).")],
     out: Annotated[Path, typer.Option("--out", help="Run folder for best.pt, last.pt, metrics.csv, curves.png, test.json.")],
     model: Annotated[
-        str | None, typer.Option("--model", help="Registered model; picks the bundled recipe (default lpcnet-lite).")
+        str | None, typer.Option("--model", help="lpcnet, lpcnet-lite, psicnet, lsanet or anomalyseg; picks the bundled recipe (default lpcnet-lite).")
     ] = None,
     data_format: Annotated[str, typer.Option("--format", help="Dataset layout: auto, mt, kolektor, aitex, pairs.")] = "auto",
     recipe_file: Annotated[Path | None, typer.Option("--recipe", help="Recipe YAML instead of the bundled one.")] = None,
@@ -51,25 +54,29 @@ def train_command(
         list[str] | None, typer.Option("--set", help="Override a recipe key, e.g. --set optim.lr=5e-4 (repeatable).")
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Total epochs, split like the paper schedule (1:3, PCM in the last 1/6).")
+        int | None, typer.Option("--epochs", help="Total epochs, split like the recipe's schedule (LPC-Net 1:3 with PCM in the last 1/6; PSIC-Net 2:1).")
     ] = None,
-    epochs_dlm: Annotated[int | None, typer.Option("--epochs-dlm", help="Stage-1 (DLM) epochs.")] = None,
-    epochs_seg: Annotated[int | None, typer.Option("--epochs-seg", help="Stage-2 (segmentation) epochs.")] = None,
+    epochs_dlm: Annotated[int | None, typer.Option("--epochs-dlm", help="LPC-Net stage-1 (DLM) epochs.")] = None,
+    epochs_seg: Annotated[int | None, typer.Option("--epochs-seg", help="LPC-Net stage-2 (segmentation) epochs.")] = None,
     p_set: Annotated[
         int | None, typer.Option("--p-set", help="Stage-2 epoch (0-based) from which the PCM loss is on; scaled with --epochs-seg if omitted.")
     ] = None,
     batch: Annotated[int | None, typer.Option("--batch", help="Images per batch (recipe optim.batch).")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate (recipe optim.lr).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="(Peak) learning rate (recipe optim.lr).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of weights, split, batch order, augmentation.")] = None,
     size: Annotated[str | None, typer.Option("--size", help="Network input HxW in px, multiples of 16 (recipe data.input_hw).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="DataLoader worker processes (0 = main process).")] = None,
     max_images: Annotated[
         int | None, typer.Option("--max-images", help="Use at most N images per split (quick runs).")
     ] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option("--max-minutes", help="Wall-clock budget for the epochs, shared by the stages in proportion to their epochs; a stage stops after the batch that spends its share."),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.pt.")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable samples instead of stopping.")] = False,
 ) -> None:
-    """Train LPC-Net in two stages (DLM, then segmentation + PCM) with validation, best checkpoint and test metrics."""
+    """Train a seed network (LPC-Net, PSIC-Net, LSA-Net, AnomalySeg) with validation, best checkpoint and test metrics."""
     from edgeinspect.train.recipe import resolve_recipe
 
     recipe = resolve_recipe(
@@ -98,7 +105,7 @@ def train_command(
     console = Console(stderr=True, highlight=False)
     with _progress(console) as progress:
         best = train(recipe, data, out, format=data_format, resume=resume, skip_bad=skip_bad,
-                     events=_RichEvents(progress, console))
+                     max_minutes=max_minutes, events=_RichEvents(progress, console))
     _print_summary(Console(highlight=False), out, best)
 
 
@@ -158,8 +165,15 @@ class _RichEvents:
             self.progress.update(self.step, advance=1, **({"info": info} if info else {}))
 
     def epoch_end(self, row: dict[str, Any], *, improved: bool) -> None:
-        miou = row.get("val_mIoU")
-        shown = f"val mIoU {miou:.4f}" if isinstance(miou, float) and miou == miou else f"val DLM IoU {row['val_loc_iou']:.3f}"
+        miou, loc_iou, image_ap = row.get("val_mIoU"), row.get("val_loc_iou"), row.get("val_image_ap")
+        if isinstance(miou, float) and miou == miou:
+            shown = f"val mIoU {miou:.4f}"
+        elif isinstance(loc_iou, float) and loc_iou == loc_iou:
+            shown = f"val DLM IoU {loc_iou:.3f}"
+        else:
+            shown = ""
+        if isinstance(image_ap, float) and image_ap == image_ap:
+            shown += f"  val image AP {image_ap:.4f} acc {row.get('val_image_acc', float('nan')):.4f}"
         self.progress.console.print(
             f"epoch {row['epoch']:>4} {row['stage']:<7} train loss {row['train_loss']:.4f}  val loss "
             f"{row['val_loss']:.4f}  {shown}  {row['seconds']:.1f} s" + ("  [green]best[/]" if improved else "")
@@ -176,7 +190,7 @@ def _print_summary(console: Console, out: Path, best: Path) -> None:
     table = Table(title=f"edgeinspect train → {out}", show_header=True)
     table.add_column("file")
     table.add_column("what")
-    table.add_row(str(best), "best checkpoint (val mIoU)")
+    table.add_row(str(best), "best checkpoint (val mIoU; PSIC-Net: its classifier step's val loss)")
     for name, what in (("last.pt", "last epoch + optimizer (for --resume)"), ("metrics.csv", "per-epoch loss and val metrics"),
                        ("curves.png", "loss and val mIoU curves"), ("recipe.yaml", "effective recipe"),
                        ("train.log", "log"), ("test.json", "best.pt on the test split")):
@@ -191,6 +205,9 @@ def _print_summary(console: Console, out: Path, best: Path) -> None:
             f"test: mIoU {result['mIoU']:.4f}  mPA {result['mPA']:.4f}  mIoU80 {result['mIoU80']:.4f}  "
             f"dice {result['dice']:.4f}  defects found {d['found']}/{d['truth']}, false {d['false']}, "
             f"area within 20 % {d['area_within_tol']:.2%}"
+            + (f"  image AP {result['image_ap'] if result['image_ap'] is not None else float('nan'):.4f} "
+               f"AUC {result['image_auc'] if result['image_auc'] is not None else float('nan'):.4f} "
+               f"accuracy {result['image_acc']:.4f}" if result.get("image_score") == "score" else "")
         )
 
 

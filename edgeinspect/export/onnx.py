@@ -1,8 +1,11 @@
-"""Network → ONNX: input ``image`` (N,1,H,W) float32 in [0,255], outputs ``prob`` (+ ``loc``). Needs torch.
+"""Network → ONNX: input ``image`` (N,1,H,W) float32 in [0,255], outputs ``prob`` (+ ``loc``, + ``score``). Needs torch.
 
 The graph holds everything between pixels and probabilities (input normalisation, sigmoid, PCM), so
-engines only move arrays. Batch is dynamic, the tile size fixed (LPC-Net's strip projection is sized
-from it). Two op forms (:class:`~edgeinspect.export.OpForm`):
+engines only move arrays. Batch is dynamic, the tile size fixed (LPC-Net's strip projection and
+LSA-Net's strip pooling are sized from it; fully convolutional nets are exported at their
+``default_cfg`` tile or ``tile_hw``). The outputs are those the network returns (:data:`OUTPUT_NAMES`
+order): ``prob`` always, ``loc`` when its ``loc`` is not None (LPC-Net's DLM, LSA-Net's location
+attention), ``score`` ``(N,)`` when it has an image-level output (PSIC-Net). Two op forms (:class:`~edgeinspect.export.OpForm`):
 
 - ``standard``: strip projection and PCM decomposed into standard ONNX ops (depthwise Conv, Mul,
   Conv, Clip...): ONNX Runtime, OpenVINO, TensorRT ≤ 10.8 / JetPack 6.
@@ -39,23 +42,24 @@ from edgeinspect.errors import EdgeInspectError
 from edgeinspect.export import INPUT_NAME, ONNX_OPSET, OpForm
 from edgeinspect.export.metadata import write_metadata
 
-OUTPUT_NAMES = ("prob", "loc")
+#: Every output name the exporter writes, in graph order: ``prob`` and ``loc`` ``(N,1,H,W)``, ``score`` ``(N,)``.
+OUTPUT_NAMES = ("prob", "loc", "score")
 
 
 class _GraphIO(nn.Module):
-    """Wraps a network so the traced graph has one input ``image`` and plain tensor outputs."""
+    """Wraps a network so the traced graph has one input ``image`` and plain tensor outputs ``names``."""
 
-    def __init__(self, model: nn.Module, with_loc: bool) -> None:
+    def __init__(self, model: nn.Module, names: tuple[str, ...]) -> None:
         super().__init__()
         self.model = model
-        self.with_loc = with_loc
+        self.names = names
 
     def forward(self, image: torch.Tensor):
         out = self.model(image)
-        prob = out.prob if hasattr(out, "prob") else out
-        if self.with_loc:
-            return prob, out.loc
-        return prob
+        if not hasattr(out, "prob"):
+            return out
+        values = tuple(getattr(out, name) for name in self.names)
+        return values if len(values) > 1 else values[0]
 
 
 def _tile_hw(model: nn.Module, tile_hw: tuple[int, int] | None) -> tuple[int, int]:
@@ -67,10 +71,11 @@ def _tile_hw(model: nn.Module, tile_hw: tuple[int, int] | None) -> tuple[int, in
     return int(size[-2]), int(size[-1])
 
 
-def _has_loc(model: nn.Module, tile_hw: tuple[int, int]) -> bool:
+def output_names(model: nn.Module, tile_hw: tuple[int, int]) -> tuple[str, ...]:
+    """The outputs ``model`` gives on one ``tile_hw`` tile: ``prob`` plus ``loc``/``score`` when not None."""
     with torch.inference_mode():
         out = model(torch.full((1, 1, *tile_hw), 128.0))
-    return getattr(out, "loc", None) is not None
+    return ("prob",) + tuple(n for n in OUTPUT_NAMES[1:] if getattr(out, n, None) is not None)
 
 
 def network_record(model: nn.Module) -> dict[str, Any]:
@@ -101,7 +106,8 @@ def export_onnx(
 
     Returns:
         ``path``. Input ``image`` ``(batch,1,H,W)`` float32; outputs ``prob`` and, for nets with a
-        DLM, ``loc``, each ``(batch,1,H,W)`` float32 in [0,1].
+        DLM or location attention, ``loc``, each ``(batch,1,H,W)`` float32 in [0,1]; for nets with
+        an image classifier ``score`` ``(batch,)`` float32 in [0,1].
 
     Raises:
         EdgeInspectError: bad op form/opset, or the exporter fails (first line of its error).
@@ -119,8 +125,7 @@ def export_onnx(
     path = Path(path)
     model = model.eval()
     tile_hw = _tile_hw(model, tile_hw)
-    with_loc = _has_loc(model, tile_hw)
-    outputs = OUTPUT_NAMES if with_loc else OUTPUT_NAMES[:1]
+    outputs = output_names(model, tile_hw)
     translation = None
     exported: nn.Module = model
     if op_form is OpForm.PLUGIN:
@@ -128,7 +133,7 @@ def export_onnx(
 
         exported, _ = plugin_form(model)
         translation = translation_table()
-    wrapper = _GraphIO(exported, with_loc).eval()
+    wrapper = _GraphIO(exported, outputs).eval()
     example = torch.full((2, 1, *tile_hw), 128.0)
     batch = torch.export.Dim("batch", min=1, max=4096)
     captured = io.StringIO()

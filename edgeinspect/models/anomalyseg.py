@@ -34,6 +34,10 @@ Choices where the paper is silent (documented deviations):
 - The shortcut projection (1×1 conv + BN) is applied before SAFM when the width changes.
 - Fully convolutional: any even H, W (``size_multiple = 2``); ``input_size`` sets the cfg only.
 - Head bias starts at the prior ``log(p/(1-p))``, ``p = 0.01``.
+- Training (``train/recipes/anomalyseg.yaml``, :mod:`edgeinspect.train.families.anomalyseg`): the
+  paper gives Dice + λ·Focal (α 0.1, γ 2, λ "decaying" from 1), a warm-up to 0.1 and a cosine to
+  1e-4, batch 8. Ours: SGD momentum 0.9 (the optimizer is not named), wd 1e-4, 100 epochs, a 1-epoch
+  per-batch linear warm-up, λ falling linearly to 0 over the run.
 
 Example:
     >>> from edgeinspect.models import create_model

@@ -1,7 +1,7 @@
 """What every edgeinspect network returns and how it checks its input.
 
 Every registered model takes ``x (N,1,H,W)`` float32 pixel values in [0, 255] (8-bit scale) and
-returns :class:`SegOutput`. Input normalisation and the final sigmoid are inside the network.
+returns :class:`SegOutput` (:class:`SegClsOutput` with an image-level ``score`` too). Input normalisation and the final sigmoid are inside the network.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
 
-__all__ = ["SegOutput", "InputNorm", "StageFreezing", "check_input", "create_variant", "make_cfg"]
+__all__ = ["SegClsOutput", "SegOutput", "InputNorm", "StageFreezing", "check_input", "create_variant", "make_cfg"]
 
 
 class SegOutput(NamedTuple):
@@ -20,11 +20,30 @@ class SegOutput(NamedTuple):
 
     Attributes:
         prob: ``(N,1,H,W)`` float32 defect probability in [0, 1].
-        loc: ``(N,1,H,W)`` float32 localisation map in [0, 1] for nets with a DLM, else None.
+        loc: ``(N,1,H,W)`` float32 localisation map in [0, 1] for nets with a DLM (or LSA-Net's
+            location attention), else None.
+
+    Two fields, so ``prob, loc = model(x)`` works; nets with an image classifier return
+    :class:`SegClsOutput`.
     """
 
     prob: Tensor
     loc: Tensor | None
+
+
+class SegClsOutput(NamedTuple):
+    """Inference outputs of a network that also classifies the whole image (PSIC-Net).
+
+    Attributes:
+        prob: ``(N,1,H,W)`` float32 defect probability in [0, 1].
+        loc: as in :class:`SegOutput` (None for PSIC-Net).
+        score: ``(N,)`` float32 image-level defect probability in [0, 1]; exported as the ONNX
+            output ``score`` and returned by every engine as ``"score"``.
+    """
+
+    prob: Tensor
+    loc: Tensor | None
+    score: Tensor
 
 
 class InputNorm(nn.Module):

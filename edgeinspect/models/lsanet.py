@@ -50,6 +50,11 @@ Choices where the paper is silent (documented deviations):
   SPPM's 5×5 pool needs a 5×5 bottleneck map). An odd bottleneck size splits into halves of
   ``⌈n/2⌉`` and ``⌊n/2⌋`` (max-pool in ceil mode, matched by the nearest upsampling).
 - Heads' biases start at the prior ``log(p/(1-p))``, ``p = 0.01``.
+- Training (``train/recipes/lsanet.yaml``, :mod:`edgeinspect.train.families.lsanet`): the paper's
+  loss weights and SGD settings; the epoch count (200) and ``ε = 1`` of ``L_diff`` are ours, the
+  cosine runs per batch down to 0, and the paper's HSV jitter becomes brightness/contrast jitter on
+  grayscale. ONNX outputs ``prob`` and ``loc``; the plugin form has one ``strip_projection`` node per
+  location-attention level.
 
 Example:
     >>> from edgeinspect.models import create_model

@@ -41,15 +41,18 @@ Choices where the paper is silent (documented deviations):
   global max/avg at full size. Its pools floor odd sizes; any H, W that are multiples of 8 and at
   least 64 work (``size_multiple = 8``; the network is fully convolutional, so ``input_size`` only
   sets the cfg).
-- ``SegOutput`` has no image-level field: ``model(x)`` returns ``SegOutput(prob, None)`` and
-  :meth:`PSICNet.predict` / ``forward_train`` give the score (``score`` joins ``SegOutput`` once
-  ``base.SegOutput`` grows a ``score`` field; ``forward`` fills it when the field exists).
+- ``model(x)`` returns ``SegClsOutput(prob, None, score)``; the ONNX export has the outputs ``prob``
+  ``(N,1,H,W)`` and ``score`` ``(N,)``, and engines return both (``eval`` scores image AP/AUC/accuracy
+  on ``score``).
+- Training (not specified beyond "two steps"): step 2 starts from the *best* step-1 checkpoint (val
+  mIoU) and keeps the epoch with the lowest val classifier loss; epochs 100 + 50, Adam lr 1e-3,
+  batch 8 are our choices (``train/recipes/psicnet.yaml``).
 - Heads' biases start at the prior ``log(p/(1-p))``, ``p = 0.01``.
 
 Example:
     >>> from edgeinspect.models import create_model
     >>> model = create_model("psicnet").eval()
-    >>> out = model(torch.full((1, 1, 256, 256), 128.0))       # SegOutput(prob (1,1,256,256), loc=None)
+    >>> out = model(torch.full((1, 1, 256, 256), 128.0))       # SegClsOutput(prob (1,1,256,256), None, score (1,))
     >>> prob, score = model.predict(torch.full((1, 1, 256, 256), 128.0))   # score (1,) in [0, 1]
 """
 
@@ -63,7 +66,7 @@ import torch
 from torch import Tensor, nn
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.models.base import InputNorm, SegOutput, StageFreezing, check_input, create_variant, make_cfg
+from edgeinspect.models.base import InputNorm, SegClsOutput, StageFreezing, check_input, create_variant, make_cfg
 from edgeinspect.models.layers import ConvNormAct
 from edgeinspect.models.registry import register_model
 
@@ -279,25 +282,20 @@ class PSICNet(StageFreezing, nn.Module):
 
     # -- inference ---------------------------------------------------------------------------------
 
-    def forward(self, x: Tensor) -> SegOutput:
+    def forward(self, x: Tensor) -> SegClsOutput:
         """Inference form.
 
         Args:
             x: ``(N,1,H,W)`` float32 pixel values in [0, 255]; H, W multiples of 8, at least 64.
 
         Returns:
-            ``SegOutput(prob, loc=None)``, ``prob (N,1,H,W)`` in [0, 1] (and ``score (N,)`` in
-            [0, 1] when ``SegOutput`` has a ``score`` field).
+            ``SegClsOutput(prob, loc=None, score)``: ``prob (N,1,H,W)`` and the image-level defect
+            probability ``score (N,)``, both float32 in [0, 1].
         """
         self._check(x)
         features, seg_logits = self._segment(x)
-        prob = torch.sigmoid(seg_logits)
-        if "score" in SegOutput._fields:  # pragma: no cover - once base.SegOutput carries the image score
-            score = torch.sigmoid(self.classifier(features, seg_logits))
-            return SegOutput(prob, None, score)  # type: ignore[call-arg]
-        # Run the classifier anyway (cheap, 0.05 GMACs) so its work is counted; exporters drop it.
-        self.classifier(features, seg_logits)
-        return SegOutput(prob, None)
+        score = torch.sigmoid(self.classifier(features, seg_logits))
+        return SegClsOutput(torch.sigmoid(seg_logits), None, score)
 
     def predict(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Pixel probabilities and the image-level defect probability.
@@ -361,7 +359,7 @@ class PSICNet(StageFreezing, nn.Module):
 
 def _make_cfg(name: str, input_size: tuple[int, int], mean: float, std: float) -> dict[str, Any]:
     return make_cfg(name, input_size, mean, std, size_multiple=SIZE_MULTIPLE, fixed_input_size=False,
-                    outputs=("prob",))
+                    outputs=("prob", "score"))
 
 
 def _create_psicnet(variant: str, **kwargs: Any) -> PSICNet:

@@ -18,6 +18,9 @@ __all__ = ["COLUMNS", "MetricsLog", "plot_curves", "read_metrics"]
 #: val_loss the same loss on the val split (no augmentation); val_* segmentation metrics of the model's
 #: final probabilities (thresholded) on the val split at the network input size; val_loc_iou the IoU of
 #: the DLM map (>= 0.5) against the rectangle labels; lr the learning rate; seconds the epoch's wall time.
+#: Other families: stage is their stage ("seg", "cls", "net"), train_loss their loss; val_loc_iou is
+#: LSA-Net's location map against the same rectangle labels; val_image_ap/auc/acc are PSIC-Net's
+#: image-level scores (classifier step). A column a run does not measure stays empty.
 COLUMNS = (
     "epoch",
     "stage",
@@ -30,6 +33,9 @@ COLUMNS = (
     "val_iou",
     "val_pixel_acc",
     "val_loc_iou",
+    "val_image_ap",
+    "val_image_auc",
+    "val_image_acc",
     "lr",
     "seconds",
 )
@@ -97,19 +103,21 @@ def plot_curves(
     rows: list[dict[str, Any]],
     path: Path,
     *,
-    epochs_dlm: int,
-    p_set_epoch: int | None,
+    epochs_dlm: int = 0,
+    p_set_epoch: int | None = None,
     title: str = "",
+    marks: list[tuple[float, str, str]] | None = None,
 ) -> Path:
-    """Draw loss and val mIoU against epoch; mark the stage boundary and the PCM switch.
+    """Draw loss and val mIoU against epoch; mark the stage boundaries and the PCM switch.
 
     Args:
         rows: metrics rows (as written by :class:`MetricsLog` / returned by :func:`read_metrics`).
         path: output PNG.
-        epochs_dlm: stage-1 epochs (a line at ``epochs_dlm + 0.5``).
+        epochs_dlm: LPC-Net stage-1 epochs (a line at ``epochs_dlm + 0.5``); ignored with ``marks``.
         p_set_epoch: global 1-based epoch where the PCM term starts (a line at ``p_set_epoch - 0.5``),
-            or None when the run never switches it on.
+            or None when the run never switches it on; ignored with ``marks``.
         title: figure title.
+        marks: vertical lines ``(x in epochs, label, "stage" | "switch")`` instead of the two above.
 
     Returns:
         ``path``.
@@ -128,15 +136,19 @@ def plot_curves(
         xs, ys = series(key)
         if xs:
             ax_loss.plot(xs, ys, marker="." if len(xs) < 50 else None, label=label)
-    for key, label in (("val_mIoU", "val mIoU"), ("val_loc_iou", "val DLM IoU (rect labels)")):
+    if marks is None:
+        marks = [(epochs_dlm + 0.5, "stage 1 | stage 2", "stage")] if epochs_dlm > 0 else []
+        if p_set_epoch is not None:
+            marks.append((p_set_epoch - 0.5, "p_set (PCM on)", "switch"))
+    for key, label in (("val_mIoU", "val mIoU"), ("val_loc_iou", "val loc IoU (rect labels)"),
+                       ("val_image_ap", "val image AP")):
         xs, ys = series(key)
         if xs:
             ax_iou.plot(xs, ys, marker="." if len(xs) < 50 else None, label=label)
     for ax in (ax_loss, ax_iou):
-        if epochs_dlm > 0:
-            ax.axvline(epochs_dlm + 0.5, color="grey", linestyle="--", linewidth=1, label="stage 1 | stage 2")
-        if p_set_epoch is not None:
-            ax.axvline(p_set_epoch - 0.5, color="tab:red", linestyle=":", linewidth=1, label="p_set (PCM on)")
+        for x, label, kind in marks:
+            style = dict(color="grey", linestyle="--") if kind == "stage" else dict(color="tab:red", linestyle=":")
+            ax.axvline(x, linewidth=1, label=label, **style)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -3,7 +3,9 @@
 :func:`evaluate_model` runs the network in its inference form (``model(x).prob``, PCM on) on every
 sample resized to the network input, resizes the probabilities back to the sample's own size
 (bilinear) and scores them against the original mask (threshold ``>= 0.5`` by default), so the numbers
-are at native resolution and comparable with ``edgeinspect eval --pred``. :func:`evaluate_checkpoint`
+are at native resolution and comparable with ``edgeinspect eval --pred``. A network with an image-level
+output (PSIC-Net's ``score``) has its image AP/AUC/accuracy scored on that output instead of the max
+probability. :func:`evaluate_checkpoint`
 does the same from a ``.pt`` file, taking the split seed, ratios, input size and bit depth from the
 recipe stored in the checkpoint, so ``--split test`` is the test split the run held out.
 
@@ -83,12 +85,15 @@ def evaluate_model(
                 loaded = [samples[i] for i in order[start : start + batch]]
                 images = [prepare_sample(s.image, s.mask, input_hw, bit_depth)[0] for s in loaded]
                 x = torch.from_numpy(np.stack([im.astype(np.float32) for im in images]))[:, None]
-                prob = model(x).prob[:, 0].numpy()
-                for sample, p in zip(loaded, prob):
+                out = model(x)
+                prob = out.prob[:, 0].numpy()
+                score = getattr(out, "score", None)  # image-level output (PSIC-Net), (N,)
+                scores = [None] * len(loaded) if score is None else score.reshape(-1).tolist()
+                for sample, p, s in zip(loaded, prob, scores):
                     height, width = sample.mask.shape
                     if p.shape != (height, width):
                         p = cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR)
-                    evaluator.update(np.clip(p, 0.0, 1.0), sample.mask)
+                    evaluator.update(np.clip(p, 0.0, 1.0), sample.mask, s)
                     if on_image is not None:
                         on_image()
     finally:

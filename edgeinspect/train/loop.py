@@ -26,10 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +44,13 @@ from edgeinspect.errors import ConfigError, DataError, EdgeInspectError
 from edgeinspect.train.curves import MetricsLog, plot_curves
 from edgeinspect.train.data import SegmentationSet, make_loader, subset_indices
 from edgeinspect.train.evaluate import _SPLIT_OFFSET, evaluate_model, model_input_hw
-from edgeinspect.train.losses import LossWeights, loc_loss, loss_weights, segmentation_loss
-from edgeinspect.train.recipe import Recipe, recipe_from_dict, recipe_to_dict, save_recipe
+from edgeinspect.train.families import LPCNetSchedule, trainer_of
+from edgeinspect.train.families.base import StepContext
+from edgeinspect.train.families.lpcnet import stage_loss
+from edgeinspect.train.losses import LossWeights, loss_weights
+from edgeinspect.train.recipe import OptimCfg, Recipe, recipe_from_dict, recipe_to_dict, save_recipe
 
-__all__ = ["RunFiles", "TrainEvents", "build_model", "stage_loss", "stage_of", "train"]
+__all__ = ["RunFiles", "TrainEvents", "build_model", "learning_rate", "make_optimizer", "stage_loss", "stage_of", "train"]
 
 LOGGER_NAME = "edgeinspect.train"
 
@@ -113,7 +118,7 @@ class TrainEvents:
 
 
 def stage_of(epoch: int, recipe: Recipe) -> tuple[str, LossWeights | None]:
-    """Stage label and stage-2 loss weights of a 0-based global epoch.
+    """LPC-Net: stage label and stage-2 loss weights of a 0-based global epoch.
 
     Returns:
         ``("dlm", None)``, ``("seg", weights)`` or ``("seg+pcm", weights)`` (PCM on from ``p_set``).
@@ -128,7 +133,7 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
     """``create_model(recipe.model, input_size=recipe.data.input_hw, **recipe.model_kwargs)``.
 
     Raises:
-        ConfigError: unknown model, ``input_size`` given twice, or a model without the two-stage API.
+        ConfigError: unknown model, ``input_size`` given twice, or a model without its family's training API.
     """
     from edgeinspect.models import create_model
 
@@ -144,12 +149,37 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
             height, width = recipe.data.input_hw
             raise ConfigError(f"recipe key 'data.input_hw' (--size) {height}x{width}: {error}") from None
         raise ConfigError(f"recipe key 'model'/'model_kwargs': {error}") from None
-    for attribute in ("forward_train", "stage_parameters", "freeze_stage", "pcm", "dlm"):
-        if not hasattr(model, attribute):
-            raise ConfigError(
-                f"model {recipe.model} has no {attribute!r}: the LPC-Net two-stage loop trains lpcnet and lpcnet-lite"
-            )
+    trainer_of(recipe.model).check_model(model, recipe)
     return model
+
+
+def make_optimizer(parameters, optim: OptimCfg) -> torch.optim.Optimizer:
+    """``torch.optim.Adam`` (``betas``) or ``SGD`` (``momentum``) with ``optim.lr`` and ``weight_decay``."""
+    if optim.name == "sgd":
+        return torch.optim.SGD(parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+    return torch.optim.Adam(parameters, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay)
+
+
+def learning_rate(optim: OptimCfg, progress: float, *, warmup: float = 0.0, step: float = 0.0) -> float:
+    """Learning rate at ``progress`` through a stage.
+
+    Args:
+        optim: ``lr``, ``lr_schedule`` ("none" | "cosine"), ``lr_min``.
+        progress: fraction of the stage done before this batch, in [0, 1].
+        warmup: fraction of the stage spent warming up linearly (0 = none), in [0, 1).
+        step: one batch as a fraction of the stage (the first warm-up batch runs at ``lr·step/warmup``).
+
+    Returns:
+        the learning rate: ``lr·(progress + step)/warmup`` during the warm-up; then ``lr`` ("none") or
+        ``lr_min + (lr − lr_min)·(1 + cos(π·q))/2`` with ``q`` the post-warm-up progress ("cosine").
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup > 0 and progress < warmup:
+        return optim.lr * min(1.0, (progress + step) / warmup)
+    if optim.lr_schedule == "cosine":
+        q = (progress - warmup) / (1.0 - warmup) if warmup < 1 else 1.0
+        return optim.lr_min + (optim.lr - optim.lr_min) * 0.5 * (1.0 + math.cos(math.pi * min(q, 1.0)))
+    return optim.lr
 
 
 def _seed_all(seed: int) -> None:
@@ -208,44 +238,28 @@ def _check_resumable(saved: dict[str, Any], recipe: Recipe, path: Path) -> None:
             )
 
 
-def stage_loss(
-    model: torch.nn.Module,
-    batch: dict[str, torch.Tensor],
-    stage: str,
-    weights: LossWeights | None,
-    *,
-    omega: float,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The loss of one batch in one stage.
+@dataclass(slots=True)
+class _StageClock:
+    """Batches and (with a time budget) the deadline of the stage being trained."""
 
-    Args:
-        model: an LPC-Net (``forward_train``, ``pcm``).
-        batch: ``image`` ``(N,1,H,W)`` in [0, 255], ``mask`` and ``loc`` ``(N,1,H,W)`` in {0, 1}
-            (a :class:`~edgeinspect.train.data.SegmentationSet` batch).
-        stage: ``"dlm"`` → ``L_loc``; ``"seg"`` / ``"seg+pcm"`` → ``weights.img·L_img [+ weights.pcm·L_pcm]``
-            with ``M_comp`` from the DLM run without gradients.
-        weights: stage-2 loss weights (:func:`~edgeinspect.train.losses.loss_weights`); None for ``"dlm"``.
-        omega: ω of ``M_comp``.
+    stage_epochs: int
+    batches_per_epoch: int
+    warmup: float
+    started: float
+    deadline: float | None
 
-    Returns:
-        ``(loss, outputs)``: the scalar loss and the ``forward_train`` outputs (stage 2: plus ``"loc"``).
-    """
-    from edgeinspect.models.lpcnet import compensation_weights
+    def progress(self, stage_epoch: int, batch: int) -> float:
+        total = max(self.stage_epochs * self.batches_per_epoch, 1)
+        done = (stage_epoch * self.batches_per_epoch + batch) / total
+        if self.deadline is not None and self.deadline > self.started:
+            done = max(done, (time.perf_counter() - self.started) / (self.deadline - self.started))
+        return min(done, 1.0)
 
-    x = batch["image"]
-    if stage == "dlm":
-        out = model.forward_train(x, pcm=False, stages=("dlm",))
-        return loc_loss(out["loc_logits"], batch["loc"]), out
-    if weights is None:
-        raise ValueError(f"stage {stage!r} needs the stage-2 loss weights")
-    with torch.no_grad():
-        loc = model.forward_train(x, pcm=False, stages=("dlm",))["loc"]
-    m_comp = compensation_weights(loc, omega)
-    out = model.forward_train(x, pcm=weights.pcm_on, stages=("seg",))
-    truth = model.pcm.m_ipc(batch["mask"]) if weights.pcm_on else None
-    total, _ = segmentation_loss(out["seg_logits"], batch["mask"], m_comp, weights, m_ipc=out["m_ipc"], m_ipc_truth=truth)
-    out["loc"] = loc
-    return total, out
+    def step(self) -> float:
+        return 1.0 / max(self.stage_epochs * self.batches_per_epoch, 1)
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
 
 
 class _Run:
@@ -256,6 +270,7 @@ class _Run:
         self.files = files
         self.events = events
         self.logger = logger
+        self.trainer = trainer_of(recipe.model)
 
     def note(self, text: str) -> None:
         self.logger.info(text)
@@ -263,56 +278,87 @@ class _Run:
 
     # -- one epoch --------------------------------------------------------------------------------
 
-    def train_epoch(self, model, optimizer, data: SegmentationSet, epoch: int, stage: str, weights) -> float:
+    def train_epoch(self, model, optimizer, data: SegmentationSet, ctx: StepContext, label: str,
+                    clock: _StageClock) -> tuple[float, bool]:
+        """One epoch (or fewer batches when the time budget runs out). Returns (mean loss, stopped early)."""
         r = self.recipe
-        loader = make_loader(data, batch=r.optim.batch, shuffle=True, seed=r.seed, epoch=epoch, workers=r.data.workers)
-        self.events.epoch_start(epoch=epoch + 1, stage=stage, batches=len(loader))
+        loader = make_loader(data, batch=r.optim.batch, shuffle=True, seed=r.seed, epoch=ctx.epoch, workers=r.data.workers)
+        self.events.epoch_start(epoch=ctx.epoch + 1, stage=label, batches=len(loader))
         model.train()
         total, count = 0.0, 0
-        for batch in loader:
-            loss = stage_loss(model, batch, stage, weights, omega=self.recipe.loss.omega)[0]
+        stopped = False
+        scheduled = r.optim.lr_schedule != "none" or clock.warmup > 0
+        for index, batch in enumerate(loader):
+            if scheduled:
+                lr = learning_rate(r.optim, clock.progress(ctx.stage_epoch, index), warmup=clock.warmup,
+                                   step=clock.step())
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+            loss = self.trainer.batch_loss(model, batch, ctx)[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise EdgeInspectError(
-                    f"training diverged at epoch {epoch + 1} (loss {value}): lower the learning rate (--lr)"
+                    f"training diverged at epoch {ctx.epoch + 1} (loss {value}): lower the learning rate (--lr)"
                 )
             total += value * len(batch["image"])
             count += len(batch["image"])
             self.events.advance(loss=value)
-        return total / max(count, 1)
+            if clock.expired() and index + 1 < len(loader):
+                stopped = True
+                break
+        return total / max(count, 1), stopped
 
-    def validate(self, model, data: SegmentationSet, epoch: int, stage: str, weights) -> dict[str, float]:
-        from edgeinspect.metrics import MaskEvaluator, confusion_matrix, scores_from_confusion
+    def validate(self, model, data: SegmentationSet, ctx: StepContext) -> dict[str, float]:
+        from edgeinspect.metrics import (
+            MaskEvaluator,
+            average_precision,
+            confusion_matrix,
+            roc_auc,
+            scores_from_confusion,
+        )
 
         r = self.recipe
-        loader = make_loader(data, batch=r.eval.batch, shuffle=False, seed=r.seed, epoch=epoch, workers=r.data.workers)
+        loader = make_loader(data, batch=r.eval.batch, shuffle=False, seed=r.seed, epoch=ctx.epoch, workers=r.data.workers)
         self.events.task("validating", len(data))
-        evaluator = MaskEvaluator(threshold=r.eval.threshold, defects=False) if stage != "dlm" else None
+        evaluator = MaskEvaluator(threshold=r.eval.threshold, defects=False) if self.trainer.pixel_metrics(ctx.stage) else None
         loc_cm = np.zeros((2, 2), dtype=np.int64)
+        has_loc = False
+        scores: list[float] = []
+        labels: list[bool] = []
         total, count = 0.0, 0
         model.eval()
         with torch.no_grad():
             for batch in loader:
-                loss, out = stage_loss(model, batch, stage, weights, omega=self.recipe.loss.omega)
+                loss, out = self.trainer.batch_loss(model, batch, ctx)
                 total += float(loss) * len(batch["image"])
                 count += len(batch["image"])
                 if evaluator is not None:
-                    prob = model.pcm(out["prob_isr"])  # inference form: PCM always on, = model(x).prob
-                    for p, m in zip(prob[:, 0].numpy(), batch["mask"][:, 0].numpy()):
+                    for p, m in zip(out["prob"][:, 0].numpy(), batch["mask"][:, 0].numpy()):
                         evaluator.update(p, m > 0.5)
-                loc = out["loc"][:, 0].numpy() >= 0.5
-                for p, m in zip(loc, batch["loc"][:, 0].numpy() > 0.5):
-                    loc_cm += confusion_matrix(p, m)
+                if out.get("loc") is not None:
+                    has_loc = True
+                    loc = out["loc"][:, 0].numpy() >= 0.5
+                    for p, m in zip(loc, batch["loc"][:, 0].numpy() > 0.5):
+                        loc_cm += confusion_matrix(p, m)
+                if out.get("score") is not None:
+                    scores += out["score"].reshape(-1).tolist()
+                    labels += (batch["mask"].flatten(1).amax(dim=1) > 0.5).tolist()
                 for _ in range(len(batch["image"])):
                     self.events.advance()
-        row: dict[str, float] = {"val_loss": total / max(count, 1), "val_loc_iou": scores_from_confusion(loc_cm)["iou"]}
+        row: dict[str, float] = {"val_loss": total / max(count, 1)}
+        if has_loc:
+            row["val_loc_iou"] = scores_from_confusion(loc_cm)["iou"]
         if evaluator is not None:
             report = evaluator.report()
             row.update(val_mIoU=report.mIoU, val_mPA=report.mPA, val_mIoU80=report.mIoU80, val_dice=report.dice,
                        val_iou=report.iou, val_pixel_acc=report.pixel_acc)
+        if scores:
+            hits = [(s >= r.eval.threshold) == y for s, y in zip(scores, labels)]
+            row.update(val_image_ap=average_precision(scores, labels), val_image_auc=roc_auc(scores, labels),
+                       val_image_acc=float(np.mean(hits)))
         return row
 
 
@@ -342,9 +388,10 @@ def train(
     format: str = "auto",
     resume: bool = False,
     skip_bad: bool = False,
+    max_minutes: float | None = None,
     events: TrainEvents | None = None,
 ) -> Path:
-    """Train an LPC-Net on a dataset folder; write the run folder (module docstring); return ``best.pt``.
+    """Train a network of any training family on a dataset folder; write the run folder; return ``best.pt``.
 
     Args:
         recipe: the effective recipe (already scaled/overridden).
@@ -353,6 +400,11 @@ def train(
         format: dataset layout or ``"auto"``.
         resume: continue from ``out_dir/last.pt`` (same data, model, seed, split; the schedule may grow).
         skip_bad: skip unreadable samples instead of failing.
+        max_minutes: wall-clock budget in minutes for the epochs (data loading and the final test
+            excluded); None = none. It is shared among the stages in proportion to their epochs (time
+            a stage leaves unused passes on); a stage whose share is spent stops after the current
+            batch (every stage runs at least one batch), is validated and checkpointed, and the next
+            stage starts. Learning-rate curves and λ decays then follow the time fraction.
         events: progress callbacks (default: none).
 
     Returns:
@@ -364,6 +416,8 @@ def train(
     """
     events = events or TrainEvents()
     files = RunFiles(Path(out_dir))
+    if max_minutes is not None and not max_minutes > 0:
+        raise ConfigError(f"--max-minutes must be > 0, got {max_minutes}")
     if resume and not files.last.is_file():
         raise ConfigError(f"{files.last}: nothing to resume (no last.pt): drop --resume to start this run")
     if not Path(data_root).is_dir():
@@ -373,7 +427,7 @@ def train(
     files.root.mkdir(parents=True, exist_ok=True)
     logger, handler = _logger(files.log, append=resume)
     try:
-        return _train(recipe, Path(data_root), files, format, resume, skip_bad, events, logger)
+        return _train(recipe, Path(data_root), files, format, resume, skip_bad, events, logger, max_minutes)
     except EdgeInspectError as error:
         logger.info("error: %s", error)
         raise
@@ -382,14 +436,37 @@ def train(
         handler.close()
 
 
-def _train(recipe, data_root, files, format, resume, skip_bad, events, logger) -> Path:
+def _epoch_plan(recipe: Recipe) -> list[tuple[int, str, int, int]]:
+    """``(global epoch, stage, stage epoch, stage epochs)`` for every epoch of the schedule, in order."""
+    plan, epoch = [], 0
+    for stage, epochs in recipe.schedule.stages():
+        for stage_epoch in range(epochs):
+            plan.append((epoch, stage, stage_epoch, epochs))
+            epoch += 1
+    return plan
+
+
+def _schedule_text(recipe: Recipe) -> str:
+    sched = recipe.schedule
+    if isinstance(sched, LPCNetSchedule):
+        return (f"schedule dlm {sched.epochs_dlm} + seg {sched.epochs_seg} epochs, "
+                f"PCM from seg epoch {sched.p_set}")
+    stages = " + ".join(f"{stage} {epochs}" for stage, epochs in sched.stages())
+    o = recipe.optim
+    curve = f"{o.lr_schedule} lr {o.lr:g}" + (f"→{o.lr_min:g}" if o.lr_schedule == "cosine" else "")
+    warm = f", warm-up {o.warmup_epochs} epoch(s)" if o.warmup_epochs else ""
+    return f"schedule {stages} epochs, {o.name} {curve}{warm}"
+
+
+def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, max_minutes) -> Path:
     from edgeinspect.models.checkpoint import read_checkpoint
 
     run = _Run(recipe, files, events, logger)
-    sched = recipe.schedule
+    trainer = run.trainer
+    stages = recipe.schedule.stages()
     total_epochs = recipe.total_epochs
     if total_epochs == 0:
-        raise ConfigError("the schedule has 0 epochs: set --epochs or --epochs-dlm/--epochs-seg")
+        raise ConfigError("the schedule has 0 epochs: set --epochs (or the recipe's schedule section)")
 
     state: dict[str, Any] = {}
     if resume:
@@ -410,8 +487,9 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger) -
     run.note(
         f"{'resume' if resume else 'train'} {recipe.model} {input_hw[0]}x{input_hw[1]} on {data_root} "
         f"({dataset.format}, train {counts['train']} / val {counts['val']} / test {counts['test']} images); "
-        f"schedule dlm {sched.epochs_dlm} + seg {sched.epochs_seg} epochs, PCM from seg epoch {sched.p_set}; "
-        f"seed {recipe.seed}" + (f"; continuing after epoch {done}" if resume else "")
+        f"{_schedule_text(recipe)}; seed {recipe.seed}"
+        + (f"; time budget {max_minutes:g} min" if max_minutes else "")
+        + (f"; continuing after epoch {done}" if resume else "")
     )
     common = dict(input_hw=input_hw, seed=recipe.seed, cache=recipe.data.cache, bit_depth=recipe.data.bit_depth)
     train_set = SegmentationSet(parts["train"][0], indices=parts["train"][1], augment=recipe.augment, **common)
@@ -422,72 +500,139 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger) -
         val_set.preload(events.advance)
 
     log = MetricsLog(files.metrics, keep_epochs=done if resume else None)
-    best_miou = float(state.get("best_miou", -math.inf))
+    best_value = float(state.get("best_value", state.get("best_miou", -math.inf)))
+    best_metric = state.get("best_metric", "val_mIoU")
     best_epoch = int(state.get("best_epoch", 0))
-    p_set_epoch = sched.epochs_dlm + sched.p_set + 1 if sched.p_set < sched.epochs_seg else None
+    plan = _epoch_plan(recipe)
+    monitored_any = any(trainer.monitor(stage) is not None and epochs > 0 for stage, epochs in stages)
+    marks = _curve_marks(recipe, trainer)
     events.run_start(total_epochs=total_epochs, done_epochs=done)
 
-    optimizer, optimizer_stage = None, None
-    for epoch in range(done, total_epochs):
-        stage, weights = stage_of(epoch, recipe)
-        trainable = "dlm" if stage == "dlm" else "seg"
-        if optimizer_stage != trainable:
-            model.freeze_stage("seg" if trainable == "dlm" else "dlm")
-            model.freeze_stage(trainable, False)
-            optimizer = torch.optim.Adam(
-                model.stage_parameters(trainable), lr=recipe.optim.lr, betas=tuple(recipe.optim.betas),
-                weight_decay=recipe.optim.weight_decay,
-            )
-            if state.get("optimizer") is not None and state.get("optimizer_stage") == trainable and epoch == done:
-                optimizer.load_state_dict(_optimizer_state(state["optimizer"]))
-            optimizer_stage = trainable
-            if epoch == sched.epochs_dlm:
-                run.note(f"stage 2: segmentation from epoch {epoch + 1} (DLM frozen)")
-        if weights is not None and weights.pcm_on and epoch - sched.epochs_dlm == sched.p_set:
-            run.note(f"PCM on from epoch {epoch + 1}: loss = {weights.img:g}·L_img + {weights.pcm:g}·L_pcm")
-        torch.manual_seed(_epoch_seed(recipe.seed, epoch))
-        started = time.perf_counter()
-        train_loss = run.train_epoch(model, optimizer, train_set, epoch, stage, weights)
-        row = {"epoch": epoch + 1, "stage": stage, "train_loss": train_loss}
-        row.update(run.validate(model, val_set, epoch, stage, weights))
-        row["lr"] = optimizer.param_groups[0]["lr"]
-        row["seconds"] = time.perf_counter() - started
+    # time budget: stage k must end by start + budget · (epochs up to the end of k) / (epochs to run)
+    started = time.perf_counter()
+    ends = {}
+    cumulative = 0
+    for stage, epochs in stages:
+        cumulative += epochs
+        ends[stage] = cumulative
+    budget_s = 60.0 * max_minutes if max_minutes else None
 
-        miou = row.get("val_mIoU", math.nan)
-        last_of_run = epoch == total_epochs - 1
-        improved = (stage != "dlm" and miou > best_miou) or (sched.epochs_seg == 0 and last_of_run)
+    def deadline(stage: str) -> float | None:
+        if budget_s is None:
+            return None
+        return started + budget_s * max(ends[stage] - done, 0) / max(total_epochs - done, 1)
+
+    optimizer, optimizer_stage, clock = None, None, None
+    skip_stage: str | None = None
+    last_epoch = plan[-1][0]
+    for epoch, stage, stage_epoch, stage_epochs in plan:
+        if epoch < done or stage == skip_stage:
+            continue
+        if optimizer_stage != stage:
+            if trainer.restore_best(stage) and stage_epoch == 0 and files.best.is_file():
+                model.load_state_dict(read_checkpoint(files.best)["state_dict"])
+            if len(stages) > 1:
+                for other, _ in stages:
+                    if other != stage:
+                        model.freeze_stage(other)
+                model.freeze_stage(stage, False)
+            optimizer = make_optimizer(model.stage_parameters(stage), recipe.optim)
+            if state.get("optimizer") is not None and state.get("optimizer_stage") == stage and epoch == done:
+                optimizer.load_state_dict(_optimizer_state(state["optimizer"]))
+            optimizer_stage = stage
+            warmup = min(recipe.optim.warmup_epochs / stage_epochs, 0.5) if recipe.optim.warmup_epochs else 0.0
+            batches = max(len(make_loader(train_set, batch=recipe.optim.batch, shuffle=True, seed=recipe.seed,
+                                          epoch=epoch, workers=0)), 1)
+            clock = _StageClock(stage_epochs, batches, warmup, time.perf_counter(), deadline(stage))
+            monitor = trainer.monitor(stage)
+            if monitor is not None and monitor[0] != best_metric:  # a new selection metric: a new best
+                best_metric, best_value = monitor[0], -math.inf
+        for line in trainer.notes(recipe, stage, stage_epoch, epoch):
+            run.note(line)
+        label = trainer.label(recipe, stage, stage_epoch)
+        ctx = StepContext(recipe, stage, epoch, stage_epoch, stage_epochs, progress=clock.progress(stage_epoch, 0))
+        torch.manual_seed(_epoch_seed(recipe.seed, epoch))
+        t0 = time.perf_counter()
+        train_loss, stopped = run.train_epoch(model, optimizer, train_set, ctx, label, clock)
+        row = {"epoch": epoch + 1, "stage": label, "train_loss": train_loss}
+        row.update(run.validate(model, val_set, dataclasses.replace(ctx, validating=True)))
+        row["lr"] = optimizer.param_groups[0]["lr"]
+        row["seconds"] = time.perf_counter() - t0
+
+        out_of_time = stopped or clock.expired()
+        last_of_run = epoch == last_epoch or (out_of_time and ends[stage] == total_epochs)
+        monitor = trainer.monitor(stage)
+        improved = False
+        if monitor is not None:
+            value = row.get(monitor[0], math.nan)
+            score = value if monitor[1] == "max" else -value
+            improved = not math.isnan(score) and score > best_value
+            if improved:
+                best_value = score
+        elif not monitored_any and last_of_run:
+            improved = True
         meta = {
             "epoch": epoch + 1,
-            "stage": stage,
+            "stage": label,
             "val": {k: float(v) for k, v in row.items() if k.startswith("val_")},
             "recipe": recipe_to_dict(recipe),
             "data": {"root": str(data_root), "format": dataset.format},
         }
         if improved:
-            best_miou = miou if not math.isnan(miou) else best_miou
             best_epoch = epoch + 1
             _atomic_save(files.best, model, meta)
         _atomic_save(files.last, model, {
             **meta, "completed_epochs": epoch + 1, "optimizer": optimizer.state_dict(),
-            "optimizer_stage": trainable, "best_miou": best_miou, "best_epoch": best_epoch,
+            "optimizer_stage": stage, "best_miou": best_value if best_metric == "val_mIoU" else -math.inf,
+            "best_value": best_value, "best_metric": best_metric, "best_epoch": best_epoch,
         })
         log.append(row)
-        plot_curves(log.rows, files.curves, epochs_dlm=sched.epochs_dlm, p_set_epoch=p_set_epoch,
-                    title=f"{recipe.model} on {Path(data_root).name}")
+        plot_curves(log.rows, files.curves, marks=marks, title=f"{recipe.model} on {Path(data_root).name}")
+        miou = row.get("val_mIoU", math.nan)
+        loc_iou = row.get("val_loc_iou", math.nan)
         logger.info(
-            "epoch %d/%d %s train_loss %.4f val_loss %.4f val_mIoU %s val_loc_iou %.3f %.1fs%s",
-            epoch + 1, total_epochs, stage, train_loss, row["val_loss"],
-            "-" if math.isnan(miou) else f"{miou:.4f}", row["val_loc_iou"], row["seconds"],
-            " (best)" if improved else "",
+            "epoch %d/%d %s train_loss %.4f val_loss %.4f val_mIoU %s val_loc_iou %s%s %.1fs%s",
+            epoch + 1, total_epochs, label, train_loss, row["val_loss"],
+            "-" if math.isnan(miou) else f"{miou:.4f}", "-" if math.isnan(loc_iou) else f"{loc_iou:.3f}",
+            f" val_image_ap {row['val_image_ap']:.4f}" if not math.isnan(row.get("val_image_ap", math.nan)) else "",
+            row["seconds"], " (best)" if improved else "",
         )
         events.epoch_end(row, improved=improved)
+        if out_of_time and stage_epoch + 1 < stage_epochs:
+            run.note(f"time budget: stage {stage} stops after epoch {epoch + 1} "
+                     f"({stage_epoch + 1} of {stage_epochs} epochs{', the last one partly' if stopped else ''})")
+            skip_stage = stage
 
     if not files.best.is_file():
-        raise EdgeInspectError(f"{files.best}: no best checkpoint was written (no stage-2 epoch ran)")
-    run.note(f"best checkpoint: epoch {best_epoch} (val mIoU {best_miou:.4f})" if best_miou > -math.inf
-             else f"best checkpoint: epoch {best_epoch}")
+        if budget_s is None:
+            raise EdgeInspectError(f"{files.best}: no best checkpoint was written (no stage-2 epoch ran)")
+        shutil.copyfile(files.last, files.best)  # the budget ran out before a candidate epoch: keep the last one
+    if best_metric == "val_mIoU" and best_value > -math.inf:
+        run.note(f"best checkpoint: epoch {best_epoch} (val mIoU {best_value:.4f})")
+    elif best_value > -math.inf:
+        shown = -best_value if best_metric == "val_loss" else best_value
+        run.note(f"best checkpoint: epoch {best_epoch} ({best_metric.replace('_', ' ')} {shown:.4f})")
+    else:
+        run.note(f"best checkpoint: epoch {best_epoch}")
     _test(run, parts, recipe)
     return files.best
+
+
+def _curve_marks(recipe: Recipe, trainer) -> list[tuple[float, str, str]]:
+    """Vertical lines of curves.png: stage boundaries and LPC-Net's PCM switch ``(x, label, style)``."""
+    marks: list[tuple[float, str, str]] = []
+    stages = recipe.schedule.stages()
+    epoch = 0
+    for (stage, epochs), (nxt, _) in zip(stages, stages[1:]):
+        epoch += epochs
+        if epochs > 0:
+            marks.append((epoch + 0.5, f"{stage} | {nxt}", "stage"))
+    sched = recipe.schedule
+    if isinstance(sched, LPCNetSchedule):
+        marks = [(sched.epochs_dlm + 0.5, "stage 1 | stage 2", "stage")] if sched.epochs_dlm > 0 else []
+        if sched.p_set < sched.epochs_seg:
+            marks.append((sched.epochs_dlm + sched.p_set + 1 - 0.5, "p_set (PCM on)", "switch"))
+    return marks
 
 
 def _test(run: _Run, parts: dict[str, Any], recipe: Recipe) -> None:
@@ -506,7 +651,10 @@ def _test(run: _Run, parts: dict[str, Any], recipe: Recipe) -> None:
                             bit_depth=recipe.data.bit_depth, on_image=run.events.advance)
     result = report.to_json() | {"split": "test", "skipped": len(split.skipped)}  # the keys of `eval --json`
     run.files.test.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    image = ""
+    if report.image_score == "score":
+        image = f" image AP {result['image_ap'] or float('nan'):.4f} acc {result['image_acc']:.4f}"
     run.note(
-        f"test ({report.images} images): mIoU {result['mIoU']:.4f} mPA {result['mPA']:.4f} dice {result['dice']:.4f} "
-        f"defects found {result['defects']['found']}/{result['defects']['truth']} → {run.files.test}"
+        f"test ({report.images} images): mIoU {result['mIoU']:.4f} mPA {result['mPA']:.4f} dice {result['dice']:.4f}"
+        f"{image} defects found {result['defects']['found']}/{result['defects']['truth']} → {run.files.test}"
     )

@@ -8,10 +8,15 @@ can be overridden as ``section.key=value`` (``--set optim.lr=1e-4``). Every prob
     recipe = load_recipe("lpcnet-lite")
     recipe = apply_overrides(recipe, {"schedule.epochs_dlm": "2"}, source="--set")
 
-Schedule: stage 1 trains the DLM for ``schedule.epochs_dlm`` epochs, stage 2 the segmentation network for
-``schedule.epochs_seg`` epochs with the PCM term switched on from stage-2 epoch ``schedule.p_set``
-(0-based, so ``p_set == epochs_seg`` never switches it on). :func:`scale_schedule` shrinks the paper
-schedule (100 + 300 epochs, p_set 250) for CPU runs.
+Sections ``optim``, ``data``, ``augment``, ``eval`` are the same for every network; ``schedule`` and
+``loss`` are those of the model's training family (:mod:`edgeinspect.train.families`, chosen by the
+``model`` key): a key of another family is an unknown key.
+
+LPC-Net schedule: stage 1 trains the DLM for ``schedule.epochs_dlm`` epochs, stage 2 the segmentation
+network for ``schedule.epochs_seg`` epochs with the PCM term switched on from stage-2 epoch
+``schedule.p_set`` (0-based, so ``p_set == epochs_seg`` never switches it on). :func:`scale_schedule`
+shrinks the paper schedule (100 + 300 epochs, p_set 250) for CPU runs; for the other families it
+scales their stage epochs (``--epochs N``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,18 @@ from typing import Any, Mapping
 import yaml
 
 from edgeinspect.errors import ConfigError
+from edgeinspect.train.families import (
+    Family,
+    FAMILIES,
+    LPCNetLoss,
+    LPCNetSchedule,
+    family_of,
+    trainable_models,
+)
+
+#: LPC-Net's section classes under their historical names.
+ScheduleCfg = LPCNetSchedule
+LossCfg = LPCNetLoss
 
 __all__ = [
     "AugmentCfg",
@@ -52,50 +69,32 @@ PAPER_SCHEDULE = (100, 300, 250)  # epochs_dlm, epochs_seg, p_set (LPC-Net, Sens
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleCfg:
-    """Two-stage schedule, in epochs.
-
-    Attributes:
-        epochs_dlm: stage 1 (DLM on ``L_loc``), epochs, >= 0.
-        epochs_seg: stage 2 (segmentation on ``L_img`` [+ ``L_pcm``]), epochs, >= 0.
-        p_set: stage-2 epoch (0-based) from which the PCM and ``λ2·L_pcm`` are on, ``0..epochs_seg``.
-    """
-
-    epochs_dlm: int = 100
-    epochs_seg: int = 300
-    p_set: int = 250
-
-
-@dataclass(frozen=True, slots=True)
 class OptimCfg:
-    """Adam settings (the same for both stages; each stage gets a fresh optimizer).
+    """Optimizer and learning-rate curve (the same for every stage; each stage gets a fresh optimizer).
 
     Attributes:
-        lr: learning rate, > 0.
-        betas: Adam betas, each in [0, 1).
+        name: ``"adam"`` or ``"sgd"``.
+        lr: (peak) learning rate, > 0.
+        betas: Adam betas, each in [0, 1) (Adam only).
+        momentum: SGD momentum, in [0, 1) (SGD only).
         weight_decay: L2 weight decay, >= 0.
         batch: images per batch, >= 1.
+        lr_schedule: ``"none"`` (constant ``lr``) or ``"cosine"`` (per batch from ``lr`` down to
+            ``lr_min`` over each stage).
+        lr_min: the cosine's end value, in [0, lr].
+        warmup_epochs: per-batch linear warm-up from ~0 to ``lr`` at the start of each stage, epochs
+            (not scaled by ``--epochs``; at most half of a stage), >= 0.
     """
 
+    name: str = "adam"
     lr: float = 1e-3
     betas: tuple[float, float] = (0.5, 0.999)
+    momentum: float = 0.9
     weight_decay: float = 1e-4
     batch: int = 16
-
-
-@dataclass(frozen=True, slots=True)
-class LossCfg:
-    """Loss weights.
-
-    Attributes:
-        omega: ω of the compensation map ``M_comp = 1 + ω·Norm[-1,1](Y_loc)``, in [0, 1).
-        lambda_img: λ1, weight of ``L_img`` once the PCM is on (before: 1), >= 0.
-        lambda_pcm: λ2, weight of ``L_pcm`` once the PCM is on (before: 0), >= 0.
-    """
-
-    omega: float = 0.2
-    lambda_img: float = 0.8
-    lambda_pcm: float = 0.2
+    lr_schedule: str = "none"
+    lr_min: float = 0.0
+    warmup_epochs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +164,27 @@ class Recipe:
     model: str = "lpcnet"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    schedule: ScheduleCfg = ScheduleCfg()
+    schedule: Any = LPCNetSchedule()  # the family's schedule class (edgeinspect.train.families)
     optim: OptimCfg = OptimCfg()
-    loss: LossCfg = LossCfg()
+    loss: Any = LPCNetLoss()          # the family's loss class
     data: DataCfg = DataCfg()
     augment: AugmentCfg = AugmentCfg()
     eval: EvalCfg = EvalCfg()
 
     @property
     def total_epochs(self) -> int:
-        """Stage 1 + stage 2 epochs."""
-        return self.schedule.epochs_dlm + self.schedule.epochs_seg
+        """Epochs of all stages (LPC-Net: stage 1 + stage 2)."""
+        return sum(epochs for _, epochs in self.schedule.stages())
 
+    @property
+    def family(self) -> Family:
+        """The training family of ``model`` (:mod:`edgeinspect.train.families`)."""
+        family = family_of(self.model)
+        assert family is not None  # recipe_from_dict checked it
+        return family
+
+
+_DEFAULT_MODEL = next(f.default for f in dataclasses.fields(Recipe) if f.name == "model")
 
 # ----------------------------------------------------------------------------------------------- checks
 # (section.key) -> (predicate, what it must be). Types are checked from the dataclass annotations.
@@ -186,13 +194,29 @@ _CHECKS: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "schedule.epochs_dlm": (lambda v: v >= 0, ">= 0"),
     "schedule.epochs_seg": (lambda v: v >= 0, ">= 0"),
     "schedule.p_set": (lambda v: v >= 0, ">= 0"),
+    "schedule.epochs_cls": (lambda v: v >= 0, ">= 0"),
+    "schedule.epochs": (lambda v: v >= 0, ">= 0"),
+    "optim.name": (lambda v: v in ("adam", "sgd"), "adam or sgd"),
     "optim.lr": (lambda v: v > 0, "> 0"),
     "optim.betas": (lambda v: all(0 <= b < 1 for b in v), "two values in [0, 1)"),
+    "optim.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "optim.weight_decay": (lambda v: v >= 0, ">= 0"),
     "optim.batch": (lambda v: v >= 1, ">= 1"),
+    "optim.lr_schedule": (lambda v: v in ("none", "cosine"), "none or cosine"),
+    "optim.lr_min": (lambda v: v >= 0, ">= 0"),
+    "optim.warmup_epochs": (lambda v: v >= 0, ">= 0"),
     "loss.omega": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "loss.lambda_img": (lambda v: v >= 0, ">= 0"),
     "loss.lambda_pcm": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_seg": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_loc": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_diff": (lambda v: v >= 0, ">= 0"),
+    "loss.bce_weight": (lambda v: v >= 0, ">= 0"),
+    "loss.diff_eps": (lambda v: v > 0, "> 0"),
+    "loss.alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "loss.gamma": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_start": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_end": (lambda v: v >= 0, ">= 0"),
     "data.input_hw": (lambda v: v is None or all(s >= 8 for s in v), "null or two sizes >= 8 px"),
     "data.split": (lambda v: all(r >= 1 for r in v), "three ratios >= 1 (train, val, test)"),
     "data.max_images": (lambda v: v is None or v >= 1, "null or >= 1"),
@@ -289,11 +313,12 @@ def _leaf_keys(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
-def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+def _build(cls: type, data: Any, prefix: str, source: str, sections: Mapping[str, type] | None = None) -> Any:
+    """Build dataclass ``cls`` from ``data``; ``sections`` gives the classes of fields annotated ``Any``."""
     if not isinstance(data, Mapping):
         where = f"key '{prefix.rstrip('.')}'" if prefix else "the recipe"
         raise ConfigError(f"{source}: {where} must be a mapping of keys to values, got {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = {**typing.get_type_hints(cls), **(sections or {})}
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
@@ -325,12 +350,30 @@ def recipe_from_dict(data: Mapping[str, Any], source: str = "recipe") -> Recipe:
     Raises:
         ConfigError: an unknown key, a wrong type or an out-of-range value (names the key and ``source``).
     """
-    recipe = _build(Recipe, data, "", source)
-    sched = recipe.schedule
-    if sched.p_set > sched.epochs_seg:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: the recipe must be a mapping of keys to values, got {data!r}")
+    model = data.get("model", _DEFAULT_MODEL)
+    family = family_of(model) if isinstance(model, str) else FAMILIES["lpcnet"]  # a bad type: _build names it
+    if isinstance(model, str) and model.strip() and family is None:
         raise ConfigError(
-            f"{source}: key 'schedule.p_set' must be <= schedule.epochs_seg ({sched.epochs_seg}), got {sched.p_set}"
+            f"{source}: key 'model': unknown model {model!r} for training: choose one of {', '.join(trainable_models())}"
         )
+    family = family or FAMILIES["lpcnet"]  # an empty model name: _build's check names the key
+    sections = {"schedule": family.schedule, "loss": family.loss}
+    try:
+        recipe = _build(Recipe, data, "", source, sections)
+    except ConfigError as error:
+        if any(f"unknown key '{name}." in str(error) for name in sections):
+            raise ConfigError(f"{error} (the schedule and loss keys of a {family.name} recipe)") from None
+        raise
+    defaults = {name: cls() for name, cls in sections.items() if name not in data}
+    if defaults:  # sections left out take the family's defaults, not LPC-Net's
+        recipe = dataclasses.replace(recipe, **defaults)
+    problem = recipe.schedule.check()
+    if problem is not None:
+        raise ConfigError(f"{source}: key '{problem[0]}' must be {problem[1]}")
+    if recipe.optim.lr_min > recipe.optim.lr:
+        raise ConfigError(f"{source}: key 'optim.lr_min' must be <= optim.lr ({recipe.optim.lr:g}), got {recipe.optim.lr_min:g}")
     return recipe
 
 
@@ -452,10 +495,30 @@ def scale_schedule(
     Explicit ``epochs_dlm`` / ``epochs_seg`` / ``p_set`` set those values; when ``epochs_seg`` is given
     without ``p_set``, ``p_set`` is scaled in the recipe's proportion the same way.
 
+    Other families (PSIC-Net, LSA-Net, AnomalySeg) take ``epochs`` only: their schedule's
+    ``scaled(epochs)`` (PSIC-Net splits it in the recipe's seg:cls proportion, one-stage nets train
+    ``epochs`` epochs); their ``optim.warmup_epochs`` is kept as is.
+
     Raises:
-        ConfigError: ``epochs`` combined with the explicit counts, or counts out of range.
+        ConfigError: ``epochs`` combined with the explicit counts, LPC-Net counts for another family,
+            or counts out of range.
     """
     sched = recipe.schedule
+    if not isinstance(sched, LPCNetSchedule):
+        if any(v is not None for v in (epochs_dlm, epochs_seg, p_set)):
+            keys = ", ".join(f"schedule.{f.name}" for f in dataclasses.fields(sched))
+            raise ConfigError(
+                f"--epochs-dlm/--epochs-seg/--p-set are LPC-Net options: for model {recipe.model} use --epochs N "
+                f"or --set ({keys})"
+            )
+        if epochs is None:
+            return recipe
+        if epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+        if recipe.total_epochs == 0:
+            raise ConfigError("--epochs cannot scale a recipe with 0 epochs: set the schedule with --set schedule.<key>=N")
+        scaled = dataclasses.asdict(sched.scaled(epochs))
+        return apply_overrides(recipe, {f"schedule.{k}": v for k, v in scaled.items()}, source="--epochs")
     if epochs is not None:
         if any(v is not None for v in (epochs_dlm, epochs_seg)):
             raise ConfigError("--epochs scales the whole schedule: use it alone, or --epochs-dlm/--epochs-seg/--p-set")

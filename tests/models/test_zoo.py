@@ -32,6 +32,8 @@ TINY = {
 PARAMS_256 = {"psicnet": 31_742_397, "lsanet": 21_618_683, "anomalyseg": 2_505_337}
 PAPER_PARAMS = {"psicnet": None, "lsanet": 21.6e6, "anomalyseg": 2.37e6}
 DOCSTRING_MILLIONS = {"psicnet": 31.74, "lsanet": 21.62, "anomalyseg": 2.51}
+# inference outputs = ONNX outputs = engine outputs
+OUTPUTS = {"psicnet": ("prob", "score"), "lsanet": ("prob", "loc"), "anomalyseg": ("prob",)}
 
 
 @pytest.fixture(autouse=True)
@@ -75,9 +77,13 @@ def test_inference_shapes_ranges_and_cfg(name: str):
         assert out.loc.shape == (2, 1, *hw) and 0.0 <= float(out.loc.min()) <= float(out.loc.max()) <= 1.0
     else:
         assert out.loc is None
+    if name == "psicnet":  # the image-level output rides along (SegClsOutput)
+        assert out.score.shape == (2,) and 0.0 <= float(out.score.min()) <= float(out.score.max()) <= 1.0
+    else:
+        assert getattr(out, "score", None) is None
     cfg = model.default_cfg
     assert cfg["name"] == name and cfg["input_size"] == (1, *hw) and cfg["input_range"] == (0.0, 255.0)
-    assert cfg["outputs"] == (("prob", "loc") if name == "lsanet" else ("prob",))
+    assert cfg["outputs"] == OUTPUTS[name]
     assert model.arch == name and model.init_kwargs == {"input_size": hw}
 
 
@@ -374,9 +380,10 @@ def test_onnx_export_runs_in_onnxruntime_and_openvino_like_pytorch(tmp_path: Pat
     assert {node.domain for node in graph.graph.node} <= {"", "ai.onnx"}   # standard ops only
     with torch.no_grad():
         ref = model(torch.from_numpy(x))
-    names = ["prob", "loc"] if name == "lsanet" else ["prob"]
-    refs = [ref.prob.numpy()] + ([ref.loc.numpy()] if name == "lsanet" else [])
-    assert all(r.std() > 0.1 for r in refs)   # not a comparison of constants
+    names = list(OUTPUTS[name])
+    assert [o.name for o in graph.graph.output] == names
+    refs = [getattr(ref, n).numpy() for n in names]
+    assert all(r.std() > 0.1 for n, r in zip(names, refs) if n != "score")   # not a comparison of constants
     got_ort = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(names, {"image": x})
     compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     result = compiled({"image": x})

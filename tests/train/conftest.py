@@ -33,3 +33,9 @@ def write_square_pairs(root: Path, *, count: int, size: int, seed: int, bit_dept
 def square_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """10 pairs, 64×64, 8-bit (2 of them defect-free)."""
     return write_square_pairs(tmp_path_factory.mktemp("pairs") / "ds", count=10, size=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def square_pairs_20(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 pairs, 64×64, 8-bit (4 of them defect-free): train 12 / val 4 / test 4 at 3:1:1."""
+    return write_square_pairs(tmp_path_factory.mktemp("pairs20") / "ds", count=20, size=64, seed=1)
