@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.ops import ptx
+from edgeinspect.ops import ptx, qdp
 from edgeinspect.ops.pixel_confidence import spec
 from edgeinspect.ops.pixel_confidence.reference import DEFAULT_EPSILON, DEFAULT_KERNEL_SIZE, mean_kernel
 
@@ -44,14 +44,9 @@ FloatArray = npt.NDArray[np.float32]
 # What register() declares after the tensor input: (name, Python annotation), in spec order.
 ATTRIBUTES: tuple[tuple[str, object], ...] = (("kernel", FloatArray), ("kernel_size", int), ("epsilon", float))
 
-_registered = False
-
-
 def entry_name(dtype: str) -> str:
     """PTX ``.entry`` of the ``"fp32"`` or ``"fp16"`` kernel."""
-    if dtype not in ptx.DTYPES:
-        raise EdgeInspectError(f"pixel_confidence: dtype {dtype!r} not one of {ptx.DTYPES}")
-    return f"{spec.PLUGIN_NAME}_{dtype}"
+    return qdp.entry_name(spec, dtype)
 
 
 def _hex(value: float) -> str:
@@ -102,7 +97,7 @@ def default_defines() -> dict[str, str]:
 
 def attribute_kinds() -> tuple[tuple[str, str], ...]:
     """:data:`ATTRIBUTES` in spec form ``(name, "int"|"float"|"floats"|...)``; must equal ``spec.ATTRIBUTES``."""
-    return tuple((name, ptx.spec_kind(annotation)) for name, annotation in ATTRIBUTES)
+    return qdp.attribute_kinds(ATTRIBUTES)
 
 
 def _int_cdiv(a: int, b: int) -> int:
@@ -126,37 +121,13 @@ def extra_args(n, c, h, w) -> tuple:
 
 
 def register() -> None:
-    """Register the plugin with TensorRT's plugin registry (idempotent within a process).
-
-    Fails early, before TensorRT swallows errors raised inside ``aot_impl`` into its log: TensorRT
-    must have AOT plugins, NVRTC must be importable, and where a driver exists it must load this
-    NVRTC's PTX ISA.
+    """Register the plugin with TensorRT (idempotent; see :func:`edgeinspect.ops.qdp.register_once`).
 
     Raises:
-        EdgeInspectError: TensorRT missing or older than 10.9 (no AOT Python plugins), NVRTC missing, or
-            a driver older than the PTX ISA needs (the message names both versions and the NVRTC pin).
+        EdgeInspectError: TensorRT missing or older than 10.9, NVRTC missing, or a driver older than
+            the PTX ISA needs.
     """
-    global _registered
-    if _registered:
-        return
-    trt, trtp = ptx.require_tensorrt_plugin()
-    driver = ptx.driver_version()
-    if driver is not None:
-        ptx.check_driver_for_ptx(ptx.nvrtc_ptx_isa(), driver)
-    namespace = getattr(trtp.op, spec.PLUGIN_NAMESPACE, None)
-    if namespace is None or not hasattr(namespace, spec.PLUGIN_NAME):   # not yet defined in this process
-        define(trt, trtp)
-    _registered = True
-
-
-def _constant(expr) -> int | None:
-    """Value of a build-time constant shape expression, else None (dynamic, fake or old TensorRT)."""
-    try:
-        if getattr(expr, "is_fake", False) or not expr.is_constant:
-            return None
-        return int(expr.constant_value())
-    except (AttributeError, RuntimeError, TypeError):
-        return None
+    qdp.register_once(spec, define)
 
 
 def define(trt, trtp) -> dict:
@@ -189,7 +160,7 @@ def define(trt, trtp) -> dict:
             raise ValueError(f"{spec.PLUGIN_ID}: unsupported dtype {y_isr.dtype} (FP32 or FP16)")
         defines = kernel_defines(kernel, kernel_size, epsilon)   # attributes are consumed here, at build time
         n, c, h, w = (y_isr.shape_expr[i] for i in range(4))
-        planes = [_constant(n), _constant(c)]
+        planes = [qdp.constant(n), qdp.constant(c)]
         if None not in planes and planes[0] * planes[1] > MAX_PLANES:
             raise EdgeInspectError(f"{spec.PLUGIN_ID}: N*C = {planes[0] * planes[1]} exceeds {MAX_PLANES} (grid z)")
         code = ptx.build_time_ptx(KERNEL_SOURCE, defines=defines)
@@ -201,8 +172,4 @@ def define(trt, trtp) -> dict:
 
     functions = {"register": pixel_confidence_desc, "autotune": pixel_confidence_autotune,
                  "aot_impl": pixel_confidence_aot_impl}
-    ptx.check_qdp_signatures(functions, spec.INPUTS, ATTRIBUTES)   # before anything reaches TensorRT
-    trtp.register(spec.PLUGIN_ID)(pixel_confidence_desc)
-    trtp.autotune(spec.PLUGIN_ID)(pixel_confidence_autotune)
-    trtp.aot_impl(spec.PLUGIN_ID)(pixel_confidence_aot_impl)
-    return functions
+    return qdp.install(trtp, spec, functions, ATTRIBUTES)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import List, Tuple, Union
 
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.ops import ptx
+from edgeinspect.ops import ptx, qdp
 from edgeinspect.ops.strip_projection import spec
 
 KERNEL_SOURCE = Path(__file__).with_name("kernel.cu")
@@ -37,14 +37,9 @@ MAX_H_PLUS_W = (MAX_SMEM_BYTES - STATIC_SMEM_BYTES) // 4   # 12032: row[W] + col
 # What register() declares after the tensor inputs: (name, Python annotation), in order. None here.
 ATTRIBUTES: tuple[tuple[str, type], ...] = ()
 
-_registered = False
-
-
 def entry_name(dtype: str) -> str:
     """PTX ``.entry`` of the ``"fp32"`` or ``"fp16"`` kernel."""
-    if dtype not in ptx.DTYPES:
-        raise EdgeInspectError(f"strip_projection: dtype {dtype!r} not one of {ptx.DTYPES}")
-    return f"{spec.PLUGIN_NAME}_{dtype}"
+    return qdp.entry_name(spec, dtype)
 
 
 def kernel_defines() -> dict[str, str]:
@@ -59,7 +54,7 @@ def default_defines() -> dict[str, str]:
 
 def attribute_kinds() -> tuple[tuple[str, str], ...]:
     """:data:`ATTRIBUTES` in spec form ``(name, "int"|"float"|"floats"|...)``; must equal ``spec.ATTRIBUTES``."""
-    return tuple((name, ptx.spec_kind(annotation)) for name, annotation in ATTRIBUTES)
+    return qdp.attribute_kinds(ATTRIBUTES)
 
 
 def _int_cdiv(a: int, b: int) -> int:
@@ -91,37 +86,13 @@ def check_plane(height: int, width: int) -> None:
 
 
 def register() -> None:
-    """Register the plugin with TensorRT's plugin registry (idempotent within a process).
-
-    Fails early, before TensorRT swallows errors raised inside ``aot_impl`` into its log: TensorRT
-    must have AOT plugins, NVRTC must be importable, and where a driver exists it must load this
-    NVRTC's PTX ISA.
+    """Register the plugin with TensorRT (idempotent; see :func:`edgeinspect.ops.qdp.register_once`).
 
     Raises:
-        EdgeInspectError: TensorRT missing or older than 10.9 (no AOT Python plugins), NVRTC missing, or
-            a driver older than the PTX ISA needs (the message names both versions and the NVRTC pin).
+        EdgeInspectError: TensorRT missing or older than 10.9, NVRTC missing, or a driver older than
+            the PTX ISA needs.
     """
-    global _registered
-    if _registered:
-        return
-    trt, trtp = ptx.require_tensorrt_plugin()
-    driver = ptx.driver_version()
-    if driver is not None:
-        ptx.check_driver_for_ptx(ptx.nvrtc_ptx_isa(), driver)
-    namespace = getattr(trtp.op, spec.PLUGIN_NAMESPACE, None)
-    if namespace is None or not hasattr(namespace, spec.PLUGIN_NAME):   # not yet defined in this process
-        define(trt, trtp)
-    _registered = True
-
-
-def _constant(expr) -> int | None:
-    """Value of a build-time constant shape expression, else None (dynamic, fake or old TensorRT)."""
-    try:
-        if getattr(expr, "is_fake", False) or not expr.is_constant:
-            return None
-        return int(expr.constant_value())
-    except (AttributeError, RuntimeError, TypeError):
-        return None
+    qdp.register_once(spec, define)
 
 
 def define(trt, trtp) -> dict:
@@ -154,7 +125,7 @@ def define(trt, trtp) -> dict:
         if dtype is None:
             raise ValueError(f"{spec.PLUGIN_ID}: unsupported dtype {x.dtype} (FP32 or FP16)")
         n, c, h, w = (x.shape_expr[i] for i in range(4))
-        h_value, w_value = _constant(h), _constant(w)
+        h_value, w_value = qdp.constant(h), qdp.constant(w)
         if h_value is not None and w_value is not None:
             check_plane(h_value, w_value)
         code = ptx.build_time_ptx(KERNEL_SOURCE, defines=kernel_defines())
@@ -166,8 +137,4 @@ def define(trt, trtp) -> dict:
 
     functions = {"register": strip_projection_desc, "autotune": strip_projection_autotune,
                  "aot_impl": strip_projection_aot_impl}
-    ptx.check_qdp_signatures(functions, spec.INPUTS, ATTRIBUTES)   # before anything reaches TensorRT
-    trtp.register(spec.PLUGIN_ID)(strip_projection_desc)
-    trtp.autotune(spec.PLUGIN_ID)(strip_projection_autotune)
-    trtp.aot_impl(spec.PLUGIN_ID)(strip_projection_aot_impl)
-    return functions
+    return qdp.install(trtp, spec, functions, ATTRIBUTES)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/ops: trtp
 import trtp_stub  # noqa: E402
 
 from edgeinspect.errors import EdgeInspectError  # noqa: E402
-from edgeinspect.ops import ptx  # noqa: E402
+from edgeinspect.ops import ptx, qdp  # noqa: E402
 from edgeinspect.ops.pixel_confidence import plugin, spec  # noqa: E402
 from edgeinspect.ops.pixel_confidence.reference import mean_kernel, pixel_confidence  # noqa: E402
 
@@ -121,7 +121,7 @@ def test_aot_impl_refuses_more_planes_than_grid_z(defined):
 def test_register_without_tensorrt_is_a_one_line_error(monkeypatch):
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("tensorrt is installed here")
-    monkeypatch.setattr(plugin, "_registered", False)
+    monkeypatch.setattr(qdp, "_registered", set())
     with pytest.raises(EdgeInspectError, match="TensorRT is not installed"):
         plugin.register()
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/ops: trtp
 import trtp_stub  # noqa: E402
 
 from edgeinspect.errors import EdgeInspectError  # noqa: E402
-from edgeinspect.ops import ptx  # noqa: E402
+from edgeinspect.ops import ptx, qdp  # noqa: E402
 from edgeinspect.ops.strip_projection import plugin, spec  # noqa: E402
 from edgeinspect.ops.strip_projection.reference import strip_projection  # noqa: E402
 
@@ -109,14 +109,14 @@ def test_aot_impl_refuses_ptx_newer_than_the_driver(defined, monkeypatch):
 def test_register_without_tensorrt_is_a_one_line_error(monkeypatch):
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("tensorrt is installed here")
-    monkeypatch.setattr(plugin, "_registered", False)
+    monkeypatch.setattr(qdp, "_registered", set())
     with pytest.raises(EdgeInspectError, match="TensorRT is not installed"):
         plugin.register()
 
 
 def test_register_with_tensorrt_10_3_names_the_standard_op_form(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="10.3.0"))
-    monkeypatch.setattr(plugin, "_registered", False)
+    monkeypatch.setattr(qdp, "_registered", set())
     with pytest.raises(EdgeInspectError, match=r"10\.3\.0.*>= 10\.9.*standard-op"):
         plugin.register()
 
@@ -127,7 +127,7 @@ def _fake_tensorrt(monkeypatch):
     trt = SimpleNamespace(**vars(trtp_stub.trt), __version__="10.13.0", plugin=trtp)
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     monkeypatch.setitem(sys.modules, "tensorrt.plugin", trtp)
-    monkeypatch.setattr(plugin, "_registered", False)
+    monkeypatch.setattr(qdp, "_registered", set())
     return trtp
 
 
@@ -136,7 +136,7 @@ def test_register_defines_the_plugin_once(monkeypatch):
     monkeypatch.setattr(ptx, "driver_version", lambda: None)
     plugin.register()
     plugin.register()   # idempotent: a second definition would raise in tensorrt.plugin
-    monkeypatch.setattr(plugin, "_registered", False)
+    monkeypatch.setattr(qdp, "_registered", set())
     plugin.register()   # also when another import already defined trtp.op.edgeinspect.strip_projection
     assert list(trtp.registry) == [spec.PLUGIN_ID] and trtp.registry[spec.PLUGIN_ID].aot_impl is not None
 
