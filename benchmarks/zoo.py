@@ -19,7 +19,9 @@ Output: a markdown table on stdout and in ``OUT/zoo.md``, everything in ``OUT/zo
 and engines under ``OUT/<model>/`` (``OUT`` defaults to ``runs/zoo``, which git ignores: never commit
 the data or these models).
 
-    python benchmarks/zoo.py --budget-min 30                                  # the README table (~2.5 h)
+    # the README table (22 min):
+    python benchmarks/zoo.py --budget-min 3 --max-images 60 --size 128 --models lpcnet,psicnet,lsanet,anomalyseg,lpcnet-lite --backend openvino --calib-count 32 --bench-s 3
+    python benchmarks/zoo.py --budget-min 30                  # a real comparison (~3 h)
     python benchmarks/zoo.py --data /tmp/synth --budget-min 0.5 --max-images 40 --size 128 --out /tmp/zoo
 """
 

@@ -20,7 +20,7 @@ Run YAML keys (all optional)::
     overlap_px: 32                  # tile overlap (inference grid px)
     scale: 1.0                      # inference grid / source, (0, 1]
     batch_size: 4                   # tiles per engine call
-    threshold: 0.5                  # defect pixel: prob >= threshold
+    threshold: 0.35                 # defect pixel: prob >= threshold
     queue_size: 8                   # frames between acquisition and inference
     mask_png_every_lines: 0         # write mask PNGs every N lines (0 = off)
     overlays: true                  # one overlay PNG per defect
@@ -186,7 +186,9 @@ class RunConfig:
         overlap_px: tile overlap, px of the inference grid.
         scale: inference grid / source, in (0, 1].
         batch_size: tiles per engine call.
-        threshold: defect pixel when prob >= threshold, in (0, 1].
+        threshold: defect pixel when prob >= threshold, in (0, 1]. Default 0.35: the bundled model
+            under-segments at 0.5; on the synthetic web (seed 1, 12,000 lines) 0.35 gave the best area
+            accuracy and higher recall at the same precision (README, "Live inspection").
         queue_size: frames the acquisition→inference queue holds.
         mask_png_every_lines: write mask PNGs every this many lines; 0 = off.
         overlays: write one overlay PNG per defect.
@@ -214,7 +216,7 @@ class RunConfig:
     overlap_px: int = 32
     scale: float = 1.0
     batch_size: int = 4
-    threshold: float = 0.5
+    threshold: float = 0.35
     queue_size: int = 8
     mask_png_every_lines: int = 0
     overlays: bool = True

@@ -133,7 +133,7 @@ class PipelineSettings:
     overlap_px: int = 32
     scale: float = 1.0
     batch_size: int = 4
-    threshold: float = 0.5
+    threshold: float = 0.35
     context_px: int = 16
     max_band_lines: int = 8192
     merge_gap_px: int = DEFAULT_MERGE_GAP_PX

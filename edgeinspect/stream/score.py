@@ -72,6 +72,9 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
         ``truth_significant``, ``recall_significant`` and ``area`` → ``scored``, ``within_tol``,
         ``share_within_tol``, ``abs_error_p50``, ``abs_error_max`` (relative). Ratios with an empty
         denominator are 1.0 (nothing to find / nothing found wrongly), as in :mod:`edgeinspect.metrics`.
+        When the truth names defect kinds, ``by_kind`` → ``{kind: {truth, found, recall, scored,
+        share_within_tol, error_p50}}`` (``error_p50``: median signed relative area error of the
+        found defects, e.g. -0.3 = measured 30 % too small; None when none was found).
     """
     pred_boxes = np.array([r["bbox_px"] for r in found], np.int64).reshape(-1, 4)
     true_boxes = np.array([r["bbox_px"] for r in truth], np.int64).reshape(-1, 4)
@@ -93,6 +96,19 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
         return float(num / den) if den else 1.0
 
     abs_errors = np.abs(rel_error[scored])
+    kinds = np.array([str(r.get("kind")) if r.get("kind") is not None else "" for r in truth], dtype=object)
+    by_kind = {}
+    for kind in sorted(set(kinds) - {""}):
+        of_kind = kinds == kind
+        found_errors = rel_error[of_kind & is_found]
+        by_kind[kind] = {
+            "truth": int(of_kind.sum()),
+            "found": int((of_kind & is_found).sum()),
+            "recall": ratio(int((of_kind & is_found).sum()), int(of_kind.sum())),
+            "scored": int((of_kind & scored).sum()),
+            "share_within_tol": ratio(int((of_kind & scored & within).sum()), int((of_kind & scored).sum())),
+            "error_p50": float(np.median(found_errors)) if found_errors.size else None,
+        }
     return {
         "truth": int(len(truth)),
         "found": int(is_found.sum()),
@@ -111,6 +127,7 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
             "abs_error_p50": float(np.median(abs_errors)) if abs_errors.size else None,
             "abs_error_max": float(abs_errors.max()) if abs_errors.size else None,
         },
+        **({"by_kind": by_kind} if by_kind else {}),
     }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -106,6 +107,19 @@ def overlay_image(blob: Blob, *, min_side_px: int = 64) -> np.ndarray:
 OVERLAY_BACKLOG = 64
 
 
+#: Nice value of the overlay writer thread: inspection first, pictures with the CPU time left over.
+OVERLAY_THREAD_NICE = 19
+
+
+def _lower_thread_priority() -> None:
+    """Run the calling thread at :data:`OVERLAY_THREAD_NICE` (Linux: a thread is a task with its own
+    nice value); best effort, nothing happens where the OS does not allow it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), OVERLAY_THREAD_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 def _write_overlays(jobs: list[tuple[Path, Blob]]) -> None:
     for path, blob in jobs:
         write_png(path, overlay_image(blob), compression=1)
@@ -116,7 +130,8 @@ class DefectSinks:
 
     Records are written and flushed on the caller's thread (the runner flushes once per batch of
     records closed by the same strip: they are on disk before the next strip is inspected). Overlay PNGs (encoding costs ~1 ms
-    each) are written by one background thread so a burst of defects does not stall inspection;
+    each) are written by one background thread at the lowest CPU priority (nice 19) so neither a
+    burst of defects nor the encoding slows inspection;
     when more than ``overlay_backlog`` wait, an overlay is skipped and counted in
     ``overlays_skipped`` (the record itself is never skipped).
 
@@ -142,7 +157,8 @@ class DefectSinks:
         self._overlay_backlog = overlay_backlog
         self._pending: list[tuple[Future, int]] = []  # overlay jobs and their overlay counts
         self._batch: list[tuple[Path, Blob]] = []  # overlays written since the last flush
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlays") if overlays else None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlays",
+                                          initializer=_lower_thread_priority) if overlays else None
         self._closed = False
 
     def write(self, defect: Defect, blob: Blob | None = None, *, flush: bool = True) -> None:

@@ -180,9 +180,9 @@ def test_genicam_ctrl_c_inside_fetch_raises_keyboardinterrupt_not_a_crash(tlsimu
         config = CameraConfig(width=64, lines_per_frame=8, pixel_format="Mono8",
                               trigger=TriggerConfig(selector="LineStart", mode="On", source="Software"))
         source = GenICamSource("{MONO}", cti=r"{tlsimu}", camera=config, fetch_timeout_s=5, max_timeouts=None)
-        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
         try:
-            with source:
+            with source:   # the signal comes once the device is open: inside the blocking fetch
+                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
                 for frame in source:
                     pass
         except KeyboardInterrupt:

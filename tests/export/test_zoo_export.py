@@ -24,11 +24,8 @@ TILES = np.random.default_rng(1).integers(0, 256, (3, 1, 64, 64)).astype(np.uint
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(torch_one_thread):
+    """Every test here with one torch thread (tests/conftest.py)."""
 
 
 def _squares(root: Path, *, count: int = 20, size: int = 64) -> Path:

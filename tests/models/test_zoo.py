@@ -37,12 +37,8 @@ OUTPUTS = {"psicnet": ("prob", "score"), "lsanet": ("prob", "loc"), "anomalyseg"
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Two shared cores: one intra-op thread avoids OpenMP oversubscription (10× slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(torch_one_thread):
+    """Every test here with one torch thread (tests/conftest.py)."""
 
 
 def _batch(hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

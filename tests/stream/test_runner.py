@@ -80,7 +80,7 @@ def test_twelve_bit_frames_are_scaled_before_the_engine(tmp_path, identity_engin
     frames = [Frame(lines=web[s:s + 64], first_line=s, timestamp_ns=0, frame_id=k, bit_depth=12)
               for k, s in enumerate((0, 64))]
     with DefectSinks(tmp_path, overlays=True) as sinks:
-        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 96), sinks)
+        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 96), sinks, settings=PipelineSettings(threshold=0.5))
         for frame in frames:
             pipeline.process(frame)
         pipeline.end_segment()

@@ -47,3 +47,19 @@ def test_one_record_over_two_defects_shares_its_area_by_overlap():
 def test_nothing_to_find_and_nothing_found_is_perfect():
     score = score_records([], [], significant_area_mm2=0.25)
     assert score["recall"] == score["precision"] == score["area"]["share_within_tol"] == 1.0
+
+
+def test_scores_by_defect_kind_with_signed_median_error():
+    truth = [
+        rec((0, 0, 10, 10), 1.0, kind="hole"),     # found 1.1: +10 %, within
+        rec((20, 0, 30, 10), 1.0, kind="hole"),    # found 1.5: +50 %, outside
+        rec((40, 0, 50, 10), 1.0, kind="scratch"), # found 0.3: -70 %
+        rec((60, 0, 70, 10), 1.0, kind="scratch"), # missed
+    ]
+    found = [rec((0, 0, 10, 10), 1.1), rec((20, 0, 30, 10), 1.5), rec((40, 0, 50, 10), 0.3)]
+    kinds = score_records(found, truth, significant_area_mm2=0.25)["by_kind"]
+    assert kinds["hole"] == {"truth": 2, "found": 2, "recall": 1.0, "scored": 2, "share_within_tol": 0.5,
+                             "error_p50": pytest.approx(0.3)}
+    assert kinds["scratch"]["recall"] == 0.5 and kinds["scratch"]["share_within_tol"] == 0.0
+    assert kinds["scratch"]["error_p50"] == pytest.approx(-0.7)
+    assert "by_kind" not in score_records(found, [rec((0, 0, 10, 10), 1.0)], significant_area_mm2=0.25)

@@ -42,11 +42,8 @@ TWO_EPOCHS = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(torch_one_thread):
+    """Every test here with one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -148,24 +148,31 @@ class PSICLoss:
 
 
 @dataclass(frozen=True, slots=True)
-class LSASchedule:
-    """LSA-Net trains in one stage (the paper gives no epoch count: 200 chosen).
+class SingleStageSchedule:
+    """A network trained in one stage, ``"net"`` (LSA-Net, AnomalySeg).
 
     Attributes:
         epochs: epochs, >= 0.
     """
 
-    epochs: int = 200
+    epochs: int = 100
 
     def stages(self) -> tuple[tuple[str, int], ...]:
         """``(("net", epochs),)``."""
         return (("net", self.epochs),)
 
-    def scaled(self, epochs: int) -> LSASchedule:
-        return LSASchedule(epochs)
+    def scaled(self, epochs: int) -> SingleStageSchedule:
+        return type(self)(epochs)
 
     def check(self) -> tuple[str, str] | None:
         return None
+
+
+@dataclass(frozen=True)
+class LSASchedule(SingleStageSchedule):
+    """LSA-Net trains in one stage (the paper gives no epoch count: 200 chosen)."""
+
+    epochs: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,25 +195,11 @@ class LSALoss:
 # ---------------------------------------------------------------------------------------- AnomalySeg
 
 
-@dataclass(frozen=True, slots=True)
-class AnomalySegSchedule:
-    """AnomalySeg trains in one stage (the paper's epoch count is not given: 100 chosen).
-
-    Attributes:
-        epochs: epochs, >= 0.
-    """
+@dataclass(frozen=True)
+class AnomalySegSchedule(SingleStageSchedule):
+    """AnomalySeg trains in one stage (the paper's epoch count is not given: 100 chosen)."""
 
     epochs: int = 100
-
-    def stages(self) -> tuple[tuple[str, int], ...]:
-        """``(("net", epochs),)``."""
-        return (("net", self.epochs),)
-
-    def scaled(self, epochs: int) -> AnomalySegSchedule:
-        return AnomalySegSchedule(epochs)
-
-    def check(self) -> tuple[str, str] | None:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
