@@ -177,6 +177,8 @@ def test_genicam_ctrl_c_inside_fetch_raises_keyboardinterrupt_not_a_crash(tlsimu
     script = textwrap.dedent(f"""
         import os, signal, threading
         from edgeinspect.acquire import CameraConfig, GenICamSource, TriggerConfig
+        # a pytest started in the background (`pytest &`) passes SIGINT on as ignored: restore Python's handler
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         config = CameraConfig(width=64, lines_per_frame=8, pixel_format="Mono8",
                               trigger=TriggerConfig(selector="LineStart", mode="On", source="Software"))
         source = GenICamSource("{MONO}", cti=r"{tlsimu}", camera=config, fetch_timeout_s=5, max_timeouts=None)
