@@ -108,16 +108,30 @@ def _stage_fp32(source: Path, work: Path, progress: Progress) -> dict[str, Any]:
             )
         shutil.copyfile(source, target)
     else:
-        progress(f"exporting {source.name} to ONNX (standard ops)")
-        try:
-            from edgeinspect.export.onnx import export_checkpoint
-        except ImportError as error:
-            raise EdgeInspectError(
-                f"{source}: building from a checkpoint needs torch (`pip install edgeinspect[train]`), "
-                f"or build from an exported .onnx ({error})"
-            ) from None
-        export_checkpoint(source, target, op_form=OpForm.STANDARD)
+        export_for_build(source, target, OpForm.STANDARD.value, progress)
         meta = read_metadata(target)
+    return require_tile_hw(meta, source)
+
+
+def export_for_build(source: Path, target: Path, op_form: str, progress: Progress) -> None:
+    """Export checkpoint ``source`` to ``target`` (``"standard"`` or ``"plugin"`` ops) for a build.
+
+    Raises:
+        EdgeInspectError: torch is not installed (the ``train`` extra), naming the way round it.
+    """
+    progress(f"exporting {source.name} to ONNX ({op_form} ops)")
+    try:
+        from edgeinspect.export.onnx import export_checkpoint
+    except ImportError as error:
+        raise EdgeInspectError(
+            f"{source}: building from a checkpoint needs torch (`pip install edgeinspect[train]`), "
+            f"or build from an exported .onnx ({error})"
+        ) from None
+    export_checkpoint(source, target, op_form=op_form)
+
+
+def require_tile_hw(meta: dict, source: Path) -> dict:
+    """``meta`` (edgeinspect ONNX metadata) if it names the tile size, else a one-line error about ``source``."""
     if "tile_hw" not in meta:
         raise EdgeInspectError(f"{source}: cannot tell the tile size (no fixed (N,1,H,W) input); re-export it with `edgeinspect export`")
     return meta
@@ -150,22 +164,37 @@ def _gate(
     for label, path in (("fp32", fp32_path), ("int8", int8_path)):
         with _open_engine(backend, path, threads=threads, tile_hw=tile_hw, outputs=outputs) as engine:
             scores[label] = tile_scores(engine, tiles, masks)
-    drop = 100.0 * (scores["fp32"]["mIoU"] - scores["int8"]["mIoU"])
-    metrics = {
-        "fp32": scores["fp32"],
-        "int8": scores["int8"],
-        "miou_drop": round(drop, 4),
-        "max_drop": float(max_drop),
-        "gate": {"source": gate_source, "tiles": int(tiles.shape[0])},
-    }
+    return accuracy_gate(scores["fp32"], scores["int8"], label="int8", tiles=int(tiles.shape[0]),
+                         gate_source=gate_source, max_drop=max_drop, out=out)
+
+
+def accuracy_gate(reference: dict, quantized: dict, *, label: str, tiles: int, gate_source: str, max_drop: float,
+                  out: Path, engine_name: str = "", reference_name: str = "FP32",
+                  fallback: str = "build --precision fp32", **extra: Any) -> dict:
+    """The manifest's ``metrics`` of a reduced-precision build, or a one-line refusal.
+
+    Args:
+        reference, quantized: ``segmentation_scores`` of the FP32 reference and of the engine being built.
+        label: the engine's precision (``"int8"``, ``"fp16"``): its key in the metrics.
+        tiles, gate_source: how many held-aside tiles, and where they came from.
+        max_drop: largest accepted mIoU drop, percentage points.
+        out: the engine folder (named in the refusal: nothing is written to it).
+        engine_name, reference_name, fallback: wording of the refusal for this backend.
+        **extra: more metrics (e.g. ``prob_mae``).
+
+    Raises:
+        EdgeInspectError: mIoU dropped more than ``max_drop`` points.
+    """
+    drop = 100.0 * (reference["mIoU"] - quantized["mIoU"])
     if drop > max_drop:
         raise EdgeInspectError(
-            f"INT8 accuracy gate: mIoU {100 * scores['int8']['mIoU']:.2f} is {drop:.2f} points below FP32 "
-            f"{100 * scores['fp32']['mIoU']:.2f} on {tiles.shape[0]} held-aside tiles ({gate_source}), more than "
+            f"{label.upper()} accuracy gate: {engine_name}mIoU {100 * quantized['mIoU']:.2f} is {drop:.2f} points below "
+            f"{reference_name} {100 * reference['mIoU']:.2f} on {tiles} held-aside tiles ({gate_source}), more than "
             f"--max-drop {max_drop:g}; nothing written to {out}: calibrate on images like the production ones "
-            "(--calib DIR), build --precision fp32, or raise --max-drop"
+            f"(--calib DIR), {fallback}, or raise --max-drop"
         )
-    return metrics
+    return {"fp32": reference, label: quantized, "miou_drop": round(drop, 4), "max_drop": float(max_drop), **extra,
+            "gate": {"source": gate_source, "tiles": tiles}}
 
 
 def _warm_up(backend: str, folder: Path, model_file: str, threads: int | None, *, cache: bool) -> list[str]:

@@ -170,7 +170,24 @@ class _Owned:
             log.exception("releasing %s on garbage collection failed", self._what)
 
 
-class DeviceMem(_Owned):
+class _Allocation(_Owned):
+    """An owned allocation at one address (``_ptr``; None once released)."""
+
+    _ptr: int | None
+
+    @property
+    def closed(self) -> bool:
+        return getattr(self, "_ptr", None) is None
+
+    @property
+    def ptr(self) -> int:
+        """Address (int) of the first byte: on the device (``set_tensor_address``, copies) or pinned host."""
+        if self._ptr is None:
+            raise EdgeInspectError(f"{self._what} used after close()")
+        return self._ptr
+
+
+class DeviceMem(_Allocation):
     """``nbytes`` of device memory (``cudaMalloc``).
 
     Attributes:
@@ -185,23 +202,12 @@ class DeviceMem(_Owned):
         ptr = cuda_call(cudart().cudaMalloc(max(self.nbytes, 1)), f"cudaMalloc({self.nbytes} B)")
         self._ptr = native_handle(ptr)
 
-    @property
-    def closed(self) -> bool:
-        return getattr(self, "_ptr", None) is None
-
-    @property
-    def ptr(self) -> int:
-        """Device address (int), for ``set_tensor_address`` and copies."""
-        if self._ptr is None:
-            raise EdgeInspectError("device memory used after close()")
-        return self._ptr
-
     def _release(self) -> None:
         ptr, self._ptr = self._ptr, None
         cuda_call(cudart().cudaFree(ptr), "cudaFree")
 
 
-class PinnedHostMem(_Owned):
+class PinnedHostMem(_Allocation):
     """Page-locked host memory (``cudaMallocHost``) seen as a numpy array, for async copies.
 
     Args:
@@ -224,17 +230,6 @@ class PinnedHostMem(_Owned):
         self._ptr = native_handle(ptr)
         raw = np.ctypeslib.as_array(ctypes.cast(self._ptr, ctypes.POINTER(ctypes.c_ubyte)), (max(self.nbytes, 1),))
         self._array = raw[: self.nbytes].view(self.dtype).reshape(self.shape)
-
-    @property
-    def closed(self) -> bool:
-        return getattr(self, "_ptr", None) is None
-
-    @property
-    def ptr(self) -> int:
-        """Host address (int) of the first byte."""
-        if self._ptr is None:
-            raise EdgeInspectError("pinned host memory used after close()")
-        return self._ptr
 
     @property
     def array(self) -> np.ndarray:

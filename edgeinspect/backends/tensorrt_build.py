@@ -329,30 +329,19 @@ def _source_form(path: Path) -> str | None:
 
 def _stage(source: Path, source_form: str | None, decision: PluginDecision, work: Path, progress: Progress) -> dict:
     """Write ``work/model.onnx`` in the form the build uses; return its edgeinspect metadata."""
+    from edgeinspect.backends.build import export_for_build, require_tile_hw
     from edgeinspect.backends.tensorrt_onnx import write_standard_equivalent
     from edgeinspect.export.metadata import read_metadata
 
     target = work / FP32_NAME
     if source_form is None:
-        form = "plugin" if decision.mode == "aot-qdp" else "standard"
-        progress(f"exporting {source.name} to ONNX ({form} ops)")
-        try:
-            from edgeinspect.export.onnx import export_checkpoint
-        except ImportError as error:
-            raise EdgeInspectError(
-                f"{source}: building from a checkpoint needs torch (`pip install edgeinspect[train]`), "
-                f"or build from an exported .onnx ({error})"
-            ) from None
-        export_checkpoint(source, target, op_form=form)
+        export_for_build(source, target, "plugin" if decision.mode == "aot-qdp" else "standard", progress)
     elif decision.decompose_source:
         progress(f"decomposing the plugin nodes of {source.name} into standard ops")
         write_standard_equivalent(source, target)
     else:
         shutil.copyfile(source, target)
-    meta = read_metadata(target)
-    if "tile_hw" not in meta:
-        raise EdgeInspectError(f"{source}: cannot tell the tile size (no fixed (N,1,H,W) input); re-export it with `edgeinspect export`")
-    return meta
+    return require_tile_hw(read_metadata(target), source)
 
 
 @contextlib.contextmanager
@@ -508,21 +497,14 @@ def _gate(
         got = _predict(trt_engine, tiles)
     ref_scores = segmentation_scores(zip(ref[:, 0], masks))
     got_scores = segmentation_scores(zip(got[:, 0], masks))
-    drop = 100.0 * (ref_scores["mIoU"] - got_scores["mIoU"])
-    label = manifest.precision
-    metrics = {
-        "fp32": ref_scores, label: got_scores, "miou_drop": round(drop, 4), "max_drop": float(max_drop),
-        "prob_mae": float(np.abs(ref.astype(np.float64) - got).mean()), "reference": "onnxruntime-fp32",
-        "gate": {"source": gate_source, "tiles": int(tiles.shape[0])},
-    }
-    if drop > max_drop:
-        raise EdgeInspectError(
-            f"{label.upper()} accuracy gate: TensorRT mIoU {100 * got_scores['mIoU']:.2f} is {drop:.2f} points below "
-            f"ONNX Runtime FP32 {100 * ref_scores['mIoU']:.2f} on {tiles.shape[0]} held-aside tiles ({gate_source}), "
-            f"more than --max-drop {max_drop:g}; nothing written to {out}: calibrate on images like the production "
-            "ones (--calib DIR), build another precision, or raise --max-drop"
-        )
-    return metrics
+    from edgeinspect.backends.build import accuracy_gate
+
+    return accuracy_gate(
+        ref_scores, got_scores, label=manifest.precision, tiles=int(tiles.shape[0]), gate_source=gate_source,
+        max_drop=max_drop, out=out, engine_name="TensorRT ", reference_name="ONNX Runtime FP32",
+        fallback="build another precision", prob_mae=float(np.abs(ref.astype(np.float64) - got).mean()),
+        reference="onnxruntime-fp32",
+    )
 
 
 def build_tensorrt_engine(
