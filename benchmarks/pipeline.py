@@ -17,7 +17,8 @@ both alike; medians over the rounds are compared:
 The synthetic web is pre-rendered before each pipeline run's clock starts (a camera's frames arrive
 by DMA; rendering the web costs CPU a camera does not): timed acquisition is one buffer copy per
 frame. ``--render live`` renders in the acquisition thread as ``run --camera sim`` does;
-``--render both`` alternates the two in every round.
+``--render both`` alternates the two in every round. ``--post-thread off`` runs stitching, tracking
+and sinks in the main thread (``run``'s ``post_thread: false``); ``both`` alternates on and off.
 
 When the efficiency is below 0.90 (or with ``--profile``) one more pipeline run is profiled with
 cProfile (main thread: tile → infer → stitch → track → sinks) and the hot stage and functions are
@@ -26,6 +27,7 @@ printed. Speed is never asserted; this prints ratios.
     python benchmarks/pipeline.py                                  # bundled model, 4096 px, 2 rounds
     python benchmarks/pipeline.py --engine engines/lite --threads 2 --rounds 3 --duration-s 5
     python benchmarks/pipeline.py --render both                    # pre-rendered vs live-rendered web
+    python benchmarks/pipeline.py --post-thread both               # post-processing thread on vs off
 """
 
 from __future__ import annotations
@@ -85,13 +87,17 @@ def attribute(stats: pstats.Stats) -> dict[tuple, str]:
 
 
 def profile_pipeline(engine, args, *, lines: int | None = None, prerender: bool = True) -> None:
-    """Profile one pipeline run (main thread) and print the hot stage and the top functions."""
+    """Profile one pipeline run with every stage in the main thread; print the hot stage and top functions.
+
+    cProfile sees one thread, so the profiled run has ``post_thread`` off: the cost of each stage
+    is the same, only where it runs differs.
+    """
     from edgeinspect.bench.pipeline import time_pipeline
 
     profiler = cProfile.Profile()
     profiler.enable()
     figures = time_pipeline(engine, width_px=args.width_px, duration_s=args.duration_s, batch_size=args.batch_size,
-                            overlap_px=args.overlap_px, prerender=prerender,
+                            overlap_px=args.overlap_px, prerender=prerender, post_thread=False,
                             lines=lines)
     profiler.disable()
     stats = pstats.Stats(profiler)
@@ -130,6 +136,9 @@ def main() -> None:
     parser.add_argument("--render", choices=("prerender", "live", "both"), default="prerender",
                         help="sim web frames pre-rendered before the clock (default, as a camera's DMA), rendered "
                              "live in the acquisition thread, or both alternately")
+    parser.add_argument("--post-thread", choices=("on", "off", "both"), default="on",
+                        help="stitch/track/sinks in their own thread (default, as run), in the main thread, or "
+                             "both alternately")
     args = parser.parse_args()
 
     from edgeinspect import backends
@@ -150,7 +159,9 @@ def main() -> None:
               f"threads {args.threads or 'default'}; web {args.width_px} px, overlap {args.overlap_px} px; "
               f"{args.rounds} round(s) × {args.duration_s:g} s per mode")
         pool = synthetic_tiles(tile_hw)
-        modes = ("prerender", "live") if args.render == "both" else (args.render,)
+        renders = ("prerender", "live") if args.render == "both" else (args.render,)
+        posts = {"on": ("post",), "off": ("inline",), "both": ("post", "inline")}[args.post_thread]
+        modes = tuple(f"{render}+{post}" for render in renders for post in posts)
         bare = []
         piped, mpx, raw_mpx, shares, inner = ({m: [] for m in modes} for _ in range(5))
         for k in range(args.rounds):
@@ -162,7 +173,8 @@ def main() -> None:
                 figures = time_pipeline(engine, width_px=args.width_px, duration_s=args.duration_s,
                                         lines=math.ceil(engine_lines_per_s * args.duration_s),
                                         batch_size=args.batch_size, overlap_px=args.overlap_px,
-                                        prerender=mode == "prerender")
+                                        prerender=mode.startswith("prerender"),
+                                        post_thread=mode.endswith("+post"))
                 piped[mode].append(figures.tiles_per_s)
                 mpx[mode].append(figures.mpx_per_s)
                 raw_mpx[mode].append(figures.run_lines_per_s * figures.width_px / 1e6)
@@ -170,7 +182,7 @@ def main() -> None:
                 infer_s = figures.stage_s.get("infer", 0.0)
                 inner[mode].append(figures.tiles_per_s * figures.wall_s / infer_s / bare[-1] if infer_s > 0
                                    else float("nan"))
-                print(f"round {k + 1}: engine {bare[-1]:8.2f} tiles/s | pipeline ({mode:9s}) {figures.tiles_per_s:8.2f} "
+                print(f"round {k + 1}: engine {bare[-1]:8.2f} tiles/s | pipeline ({mode:16s}) {figures.tiles_per_s:8.2f} "
                       f"tiles/s = {figures.tiles_per_s / bare[-1]:.3f}, {figures.mpx_per_s:6.3f} Mpx/s "
                       f"({figures.lines:,} lines, {figures.tiles} tiles in {figures.wall_s:.2f} s) | "
                       + ", ".join(f"{s} {100 * v:.0f}%" for s, v in figures.stages.items()))
@@ -183,7 +195,9 @@ def main() -> None:
             ratios = [p / b for p, b in zip(piped[mode], bare)]
             efficiency = efficiencies[mode] = statistics.median(ratios)
             what = ("web pre-rendered before the clock: timed acquisition = one buffer copy per frame"
-                    if mode == "prerender" else "web rendered live in the acquisition thread")
+                    if mode.startswith("prerender") else "web rendered live in the acquisition thread")
+            what += ("; stitch/track/sinks in the post-processing thread" if mode.endswith("+post")
+                     else "; every stage in the main thread")
             print(f"\n[{mode}] {what}")
             print(f"median pipeline:     {pipe_tps:.2f} tiles/s, {pipe_mpx:.3f} Mpx/s of web sustained "
                   f"({run_mpx:.3f} Mpx/s as lines ÷ wall of these short runs)")
@@ -194,13 +208,14 @@ def main() -> None:
                   f"{TARGET_MPX_S:g} Mpx/s target")
             stages = {s: statistics.median(d[s] for d in shares[mode]) for s in shares[mode][0]}
             print("median time share:   " + ", ".join(f"{s} {100 * v:.1f} %" for s, v in stages.items())
-                  + "  (acquire: own thread, in parallel)")
+                  + "  (acquire: own thread" + (", stitch/track/sinks: post thread" if mode.endswith("+post")
+                                                   else "") + ", in parallel)")
             print(f"efficiency ≈ infer share × engine speed inside the pipeline ÷ bare: {stages['infer']:.3f} × "
                   f"{statistics.median(inner[mode]):.3f}  (the first factor is the pipeline's own overhead, robust to "
                   "a busy machine; the second is the engine slowed or sped up by other load)")
         if efficiencies[modes[0]] < TARGET_EFFICIENCY or args.profile:
             lines = math.ceil(engine_tps / tiles_per_line(args.width_px, tile_hw, args.overlap_px) * args.duration_s)
-            profile_pipeline(engine, args, lines=lines, prerender=modes[0] == "prerender")
+            profile_pipeline(engine, args, lines=lines, prerender=modes[0].startswith("prerender"))
 
 
 if __name__ == "__main__":

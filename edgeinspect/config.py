@@ -28,6 +28,7 @@ Run YAML keys (all optional)::
     max_band_lines: 8192            # longest defect tracked in one piece, lines
     merge_gap_px: 2                 # mask pixels this many background px apart (or closer) are one defect
     engine_threads: 2               # CPU threads of the engine
+    post_thread: true               # stitch/track/sinks in a thread of their own, beside inference
     cascade: false                  # LPC-Net: DLM on every tile, segmentation only where loc flags
     cascade_threshold: 0.3          #   a tile is segmented when max(loc) >= this
     source_options:                 # open_source keyword options: width, lines_per_frame,
@@ -198,6 +199,9 @@ class RunConfig:
             bridged inside one defect record, in [0, MAX_MERGE_GAP_PX]; 0 = 8-connected components
             only (:mod:`edgeinspect.stream.tracker`).
         engine_threads: CPU threads of the engine (None: the runtime's default).
+        post_thread: run stitching, tracking, areas and sinks in a thread of their own while the
+            main thread tiles and infers the next batch (:mod:`edgeinspect.stream.postprocess`);
+            False: all in the main thread. Same records either way.
         cascade: run the DLM first and the full network only on tiles it flags
             (:mod:`edgeinspect.stream.cascade`; LPC-Net engines).
         cascade_threshold: ``max(loc)`` from which a tile is segmented, in (0, 1).
@@ -224,6 +228,7 @@ class RunConfig:
     max_band_lines: int = 8192
     merge_gap_px: int = 2
     engine_threads: int | None = None
+    post_thread: bool = True
     cascade: bool = False
     cascade_threshold: float = 0.3
     source_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -240,7 +245,7 @@ MAX_MERGE_GAP_PX = 64
 RUN_KEYS = (
     "camera", "camera_config", "calib", "engine", "out", "lines", "duration_s", "overlap_px", "scale",
     "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "context_px",
-    "max_band_lines", "merge_gap_px", "engine_threads", "cascade", "cascade_threshold", "source_options",
+    "max_band_lines", "merge_gap_px", "engine_threads", "post_thread", "cascade", "cascade_threshold", "source_options",
 )
 
 
@@ -283,6 +288,7 @@ def load_run_config(path: Path) -> RunConfig:
         merge_gap_px=get_number(data, "merge_gap_px", path, minimum=0, maximum=MAX_MERGE_GAP_PX, integer=True,
                                 default=base.merge_gap_px),
         engine_threads=get_number(data, "engine_threads", path, minimum=1, integer=True),
+        post_thread=get_bool(data, "post_thread", path, default=base.post_thread),
         cascade=get_bool(data, "cascade", path, default=base.cascade),
         cascade_threshold=float(get_number(data, "cascade_threshold", path, minimum=0, exclusive=True, maximum=1,
                                            default=base.cascade_threshold)),

@@ -21,9 +21,10 @@ rate is that ÷ tiles per line (steady state: what a camera running for hours ge
 raw ``lines ÷ wall`` (``run_lines_per_s``) is lower: the run's last tile row, aligned to its last
 line, re-infers up to a row of lines (one row in ~7 for a 4 s bench at 4096 px).
 
-Stage shares are seconds per stage divided by the wall time; ``acquire`` runs in its own thread (in
-parallel with the others), and ``other`` is the main thread's remainder (waiting for frames,
-queue, loop overhead).
+Stage shares are seconds per stage divided by the wall time. Three threads run in parallel:
+acquisition (``acquire``), the main thread (``tile``, ``infer``) and the post-processing thread
+(``stitch``, ``track``, ``sinks``); ``other`` is the main thread's remainder (waiting for frames or
+for room in the post-processing FIFO, loop overhead).
 
 Example:
     >>> with backends.load("engines/lite") as engine:
@@ -42,8 +43,9 @@ from edgeinspect.bench.engine import Tick, make_batches, synthetic_tiles, warm_u
 from edgeinspect.bench.rates import tiles_per_line
 from edgeinspect.errors import EdgeInspectError
 
-#: Main-thread stages of the runner (``acquire`` is the acquisition thread's).
-MAIN_STAGES = ("tile", "infer", "stitch", "track", "sinks")
+#: Main-thread stages of the runner (``acquire`` is the acquisition thread's; ``stitch``, ``track``
+#: and ``sinks`` the post-processing thread's, :mod:`edgeinspect.stream.postprocess`).
+MAIN_STAGES = ("tile", "infer")
 #: Width of the sim web when none is given, px (the sim source's default).
 DEFAULT_WIDTH_PX = 2048
 #: Most memory the pre-rendered frames may take (image + truth mask), bytes; later lines render live.
@@ -111,7 +113,7 @@ class _CountingEngine:
 
 
 def stage_shares(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
-    """Seconds per stage as shares of wall time, plus ``other`` = 1 - the main-thread stages (>= 0)."""
+    """Seconds per stage as shares of wall time, plus ``other`` = 1 - the main thread's stages (>= 0)."""
     if wall_s <= 0:
         return {**{k: 0.0 for k in stage_s}, "other": 0.0}
     shares = {k: v / wall_s for k, v in stage_s.items()}
@@ -122,7 +124,7 @@ def stage_shares(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
 
 def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: float = 3.0, lines: int | None = None,
                   warmup_s: float = 0.0, batch_size: int = 4, overlap_px: int = 32, scale: float = 1.0,
-                  texture: str = "carbon", seed: int = 0, prerender: bool = True,
+                  texture: str = "carbon", seed: int = 0, prerender: bool = True, post_thread: bool = True,
                   tick: Tick | None = None) -> PipelineFigures:
     """Run the ``run`` pipeline on the synthetic web at full speed for ``duration_s`` seconds.
 
@@ -139,6 +141,7 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
         prerender: render the web's frames before the clock starts (``lines`` of them, within
             :data:`MAX_PRERENDER_BYTES`), so the timed acquisition is a buffer copy per frame as
             on a camera; False: render them live in the acquisition thread.
+        post_thread: stitch/track/sinks in their own thread (as ``run`` by default) or in the main thread.
         tick: called with the share of the run done.
 
     Returns:
@@ -172,6 +175,7 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
             camera=f"sim:{texture}", out=Path(tmp) / "run", duration_s=float(duration_s),
             lines=None if lines is None else max(1, int(lines)), overlap_px=int(overlap_px),
             scale=float(scale), batch_size=int(batch_size), source_options={"width": int(width_px), "seed": seed},
+            post_thread=bool(post_thread),
         )
         summary = run_inspection(config, engine=counted, source=source, progress=progress, handle_signals=False)
     wall = float(summary.wall_time_s)

@@ -259,7 +259,8 @@ class RunSummary:
         lines_per_s: ``lines_inspected / wall_time_s``.
         mpx_per_s: ``lines_inspected * width_px / wall_time_s / 1e6``.
         stage_s: seconds spent per stage (``acquire`` runs in its own thread, in parallel).
-        stage_share: ``stage_s`` divided by their sum.
+        stage_share: ``stage_s`` divided by their sum (the stages run in three threads: acquisition;
+            tile and infer; stitch, track and sinks, unless ``post_thread`` is off).
         stop_reason: ``"lines"``, ``"duration"``, ``"source_end"``, ``"SIGINT"``, ``"SIGTERM"``,
             ``"stopped"`` (the caller's stop event) or ``"error"``.
         tile_hw, overlap_px, scale, batch_size, threshold, merge_gap_px, queue_size: the settings used.

@@ -3,8 +3,13 @@
 Data flows one way::
 
     acquisition thread:  source ──frames──▶ DropQueue (bounded; full → frame dropped and counted)
-    main thread:         DropQueue ──▶ Tiler ──▶ Engine ──▶ Stitcher ──▶ DefectTracker
-                                       ──▶ AreaEstimator ──▶ DefectSinks / MaskWriter
+    main thread:         DropQueue ──▶ Tiler ──▶ Engine ──batches──▶ PostThread FIFO (bounded; full → wait)
+    post thread:         FIFO ──▶ Stitcher ──▶ DefectTracker ──▶ AreaEstimator ──▶ DefectSinks / MaskWriter
+
+The post thread (:mod:`~edgeinspect.stream.postprocess`, ``post_thread: true``, the default) stitches,
+tracks and writes one batch while the main thread tiles and infers the next: the engines release
+the GIL while they compute. ``post_thread: false`` runs those stages in the main thread; the
+records are the same.
 
 Acquisition (:mod:`~edgeinspect.stream.acquisition`) is never blocked by inference: when the
 queue is full the newest frame is dropped, counted (frames and lines, in ``summary.json``) and
@@ -15,7 +20,8 @@ its segment there (tiles, stitching and tracking restart after the gap) and the 
 lines is not scored.
 
 One ``contextlib.ExitStack`` owns every resource; on the way out (normal end, limit reached,
-SIGINT/SIGTERM or an error) it stops and joins the acquisition thread, closes the sinks, the source
+SIGINT/SIGTERM or an error) it stops and joins the acquisition thread, waits for the post thread
+to write what was inferred, closes the sinks, the source
 and the engine, restores the signal handlers and writes ``summary.json`` last.
 
 Signals: the first SIGINT or SIGTERM stops acquisition; the frames already queued are inspected,
@@ -37,7 +43,6 @@ import queue
 import signal
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -48,6 +53,7 @@ from edgeinspect.config import RunConfig
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
 from edgeinspect.stream.area import AreaEstimator, load_calibration
+from edgeinspect.stream.postprocess import PostProcessor, PostThread
 from edgeinspect.stream.queueing import DropQueue
 from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, TruthDefect
 from edgeinspect.stream.sinks import DefectSinks, MaskWriter, display_lines, write_summary, write_truth
@@ -89,42 +95,6 @@ class StageTimer:
         finally:
             self.seconds[stage] += time.perf_counter() - start
 
-    def shares(self) -> dict[str, float]:
-        """Each stage's seconds divided by the sum over stages."""
-        total = sum(self.seconds.values())
-        return {k: (v / total if total else 0.0) for k, v in self.seconds.items()}
-
-
-class LineRing:
-    """Recent web image lines (uint8), kept until the tracker no longer needs them."""
-
-    def __init__(self) -> None:
-        self._parts: deque[tuple[int, np.ndarray]] = deque()
-
-    def append(self, first_line: int, lines: np.ndarray) -> None:
-        """Add ``(n, W)`` uint8 lines starting at web line ``first_line``."""
-        self._parts.append((first_line, lines))
-
-    def take(self, first_line: int, stop_line: int) -> np.ndarray | None:
-        """Lines ``[first_line, stop_line)`` (None if any is missing); drops older lines."""
-        while self._parts and self._parts[0][0] + self._parts[0][1].shape[0] <= first_line:
-            self._parts.popleft()
-        pieces, line = [], first_line
-        for start, lines in self._parts:
-            if start > line or line >= stop_line:
-                break
-            end = min(stop_line, start + lines.shape[0])
-            if end > line:
-                pieces.append(lines[line - start:end - start])
-                line = end
-        if line != stop_line:
-            return None
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-
-    def clear(self) -> None:
-        """Forget every line."""
-        self._parts.clear()
-
 
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
@@ -140,7 +110,12 @@ class PipelineSettings:
 
 
 class Pipeline:
-    """Frames in (one thread), defect records out: tile → infer → stitch → track → area → sinks.
+    """Frames in, defect records out: tile → infer (this thread) → stitch → track → area → sinks.
+
+    With ``post_thread`` the stages after the engine run in a :class:`PostThread` of their own
+    (the main thread tiles and infers the next batch meanwhile); without, in the caller's thread.
+    Either way the records, ids and files are the same. Call :meth:`close` when the last segment
+    has ended (it waits for the post-processing); until then records may still be on their way.
 
     Args:
         engine: an open engine: ``tile_hw`` and ``infer((N,1,H,W) uint8|float32) -> {"prob": ...}``.
@@ -149,31 +124,50 @@ class Pipeline:
         settings: tiling, batching, threshold, tracker settings.
         pred_masks: writer for predicted masks, or None.
         truth_masks: writer for true masks (frames that carry one), or None.
-        timer: stage timer to add to.
+        timer: stage timer of this thread (``tile``, ``infer``; true masks count as ``sinks``).
         keep_images: keep web image lines for overlay crops.
+        post_thread: run stitch/track/area/sinks in a thread of their own.
     """
 
     def __init__(self, engine: Any, area: AreaEstimator, sinks: DefectSinks, *,
                  settings: PipelineSettings = PipelineSettings(), pred_masks: MaskWriter | None = None,
                  truth_masks: MaskWriter | None = None, timer: StageTimer | None = None,
-                 keep_images: bool = True) -> None:
+                 keep_images: bool = True, post_thread: bool = False) -> None:
         self.engine = engine
         self.area = area
         self.sinks = sinks
         self.settings = settings
-        self.pred_masks = pred_masks
         self.truth_masks = truth_masks
         self.timer = timer or StageTimer()
+        #: stage timer of the post-processing (``stitch``, ``track``, ``sinks``).
+        self.post_timer = StageTimer() if post_thread else self.timer
         self.tiler = Tiler(tuple(engine.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)
-        self.stitcher = Stitcher(area.width_px, scale=settings.scale)
-        self.tracker = DefectTracker(threshold=settings.threshold, context_px=settings.context_px,
-                                     max_band_lines=settings.max_band_lines, merge_gap_px=settings.merge_gap_px)
-        self.images = LineRing() if keep_images else None
+        tracker = DefectTracker(threshold=settings.threshold, context_px=settings.context_px,
+                                max_band_lines=settings.max_band_lines, merge_gap_px=settings.merge_gap_px)
+        self.post = PostProcessor(area, sinks, stitcher=Stitcher(area.width_px, scale=settings.scale),
+                                  tracker=tracker, timer=self.post_timer, threshold=settings.threshold,
+                                  pred_masks=pred_masks, keep_images=keep_images)
+        self._post_thread = PostThread(self.post) if post_thread else None
+        self.keep_images = keep_images
         self.segments: list[tuple[int, int]] = []  # inspected [first, stop) line ranges
         self.frames = 0
         self.lines = 0
         self._pending: list[Tile] = []
         self._next_line: int | None = None
+
+    def _submit(self, method: str, *args: Any) -> None:
+        if self._post_thread is None:
+            getattr(self.post, method)(*args)
+        else:
+            self._post_thread.submit(method, *args)
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds per stage over both threads (call after :meth:`close`)."""
+        seconds = dict(self.timer.seconds)
+        if self.post_timer is not self.timer:
+            for stage, s in self.post_timer.seconds.items():
+                seconds[stage] = seconds.get(stage, 0.0) + s
+        return seconds
 
     def process(self, frame: Any) -> None:
         """Inspect one frame (``lines``, ``first_line``, ``bit_depth``, optional ``truth_mask``)."""
@@ -186,16 +180,17 @@ class Pipeline:
         if self._next_line is not None and frame.first_line != self._next_line:
             self.end_segment()
         if self._next_line is None:
-            self.stitcher.start(frame.first_line)
+            self._submit("start", frame.first_line)
             self.segments.append((frame.first_line, frame.first_line))
         self._next_line = frame.first_line + n
         self.segments[-1] = (self.segments[-1][0], self._next_line)
         self.frames += 1
         self.lines += n
         with self.timer("tile"):
-            if self.images is not None:
-                self.images.append(frame.first_line, display_lines(lines, frame.bit_depth))
+            display = display_lines(lines, frame.bit_depth) if self.keep_images else None
             tiles = self.tiler.push(lines, bit_depth=frame.bit_depth)
+        if display is not None:
+            self._submit("add_lines", frame.first_line, display)
         if self.truth_masks is not None and getattr(frame, "truth_mask", None) is not None:
             with self.timer("sinks"):
                 self.truth_masks.add(frame.first_line, frame.truth_mask)
@@ -213,41 +208,20 @@ class Pipeline:
         while self._pending:
             batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
             self._run_batch(batch)
-        with self.timer("track"):
-            blobs = self.tracker.flush()
-        self._emit(blobs)
-        if self.images is not None:
-            self.images.clear()
+        self._submit("end_segment")
         self._next_line = None
+
+    def close(self) -> None:
+        """Wait until every record is written and stop the post-processing thread (idempotent)."""
+        if self._post_thread is not None:
+            self._post_thread.close()
 
     def _run_batch(self, tiles: list[Tile]) -> None:
         with self.timer("tile"):
             batch = np.stack([t.pixels for t in tiles])[:, None]
         with self.timer("infer"):
             prob = self.engine.infer(batch)["prob"]
-        for tile, tile_prob in zip(tiles, prob[:, 0]):
-            with self.timer("stitch"):
-                strips = self.stitcher.add(tile.placement, tile_prob)
-            for strip in strips:
-                image = None
-                if self.images is not None:
-                    image = self.images.take(strip.first_line, strip.stop_line)
-                with self.timer("track"):
-                    blobs = self.tracker.push(strip, image)
-                if self.pred_masks is not None:
-                    with self.timer("sinks"):
-                        self.pred_masks.add(strip.first_line, strip.prob >= self.settings.threshold)
-                self._emit(blobs)
-
-    def _emit(self, blobs: list) -> None:
-        for blob in blobs:
-            with self.timer("track"):
-                defect = self.area.defect(blob, self.sinks.count + 1)
-            with self.timer("sinks"):
-                self.sinks.write(defect, blob, flush=False)
-        if blobs:
-            with self.timer("sinks"):
-                self.sinks.flush()  # the records closed together are on disk before the next strip
+        self._submit("add_batch", [t.placement for t in tiles], prob)
 
 
 def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstimator) -> list[TruthDefect] | None:
@@ -374,13 +348,19 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         acquisition = AcquisitionThread(source_obj, DropQueue(queue_size), stop=stop, lines=config.lines,
                                         duration_s=config.duration_s, block=block)
         sinks = DefectSinks(out, overlays=config.overlays)
-        pipeline = Pipeline(engine_obj, area, sinks, settings=settings, keep_images=config.overlays)
-        report = _SummaryWriter(config, calib_path, out, engine_obj, acquisition, pipeline, signal_state, result)
-        stack.push(report)  # runs last: after the thread is joined and every sink is closed
-        stack.enter_context(sinks)
+        pred_masks = truth_masks = None
         if config.mask_png_every_lines:
-            pipeline.pred_masks = stack.enter_context(MaskWriter(out / "masks" / "pred", config.mask_png_every_lines))
-            pipeline.truth_masks = stack.enter_context(MaskWriter(out / "masks" / "truth", config.mask_png_every_lines))
+            pred_masks = MaskWriter(out / "masks" / "pred", config.mask_png_every_lines)
+            truth_masks = MaskWriter(out / "masks" / "truth", config.mask_png_every_lines)
+        pipeline = Pipeline(engine_obj, area, sinks, settings=settings, keep_images=config.overlays,
+                            pred_masks=pred_masks, truth_masks=truth_masks, post_thread=config.post_thread)
+        report = _SummaryWriter(config, calib_path, out, engine_obj, acquisition, pipeline, signal_state, result)
+        stack.push(report)  # runs last: after the threads are joined and every sink is closed
+        stack.enter_context(sinks)
+        for writer in (pred_masks, truth_masks):
+            if writer is not None:
+                stack.enter_context(writer)
+        stack.callback(pipeline.close)  # before the sinks close: what was inferred is written
 
         report.start()
         acquisition.start()
@@ -399,6 +379,7 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
                 last_progress = now
                 progress(report.progress())
         pipeline.end_segment()
+        pipeline.close()
         if acquisition.error is None:
             truths = collect_truth(source_obj, pipeline.segments, area)
             if truths is not None:
@@ -449,8 +430,9 @@ class _SummaryWriter:
 
     def __call__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         a, p, q, engine = self.acquisition, self.pipeline, self.acquisition.queue, self.engine
-        timer = p.timer
-        timer.seconds["acquire"] = a.acquire_s
+        stage_s = p.stage_seconds()
+        stage_s["acquire"] = a.acquire_s
+        total_s = sum(stage_s.values())
         wall = time.perf_counter() - self.t0
         width = p.area.width_px
         manifest = getattr(engine, "manifest", None)
@@ -476,8 +458,8 @@ class _SummaryWriter:
             wall_time_s=round(wall, 4),
             lines_per_s=round(p.lines / wall, 2) if wall > 0 else 0.0,
             mpx_per_s=round(p.lines * width / wall / 1e6, 4) if wall > 0 else 0.0,
-            stage_s={k: round(v, 4) for k, v in timer.seconds.items()},
-            stage_share={k: round(v, 4) for k, v in timer.shares().items()},
+            stage_s={k: round(stage_s[k], 4) for k in STAGES},
+            stage_share={k: round(stage_s[k] / total_s if total_s else 0.0, 4) for k in STAGES},
             stop_reason=self._stop_reason(exc is not None),
             tile_hw=(p.tiler.tile_h, p.tiler.tile_w),
             overlap_px=p.settings.overlap_px,

@@ -30,16 +30,18 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_defect_across_tile_seams_and_frames_is_one_record(tmp_path, identity_engine):
+@pytest.mark.parametrize("post_thread", [False, True])
+def test_defect_across_tile_seams_and_frames_is_one_record(tmp_path, identity_engine, post_thread):
     web = np.zeros((400, 300), np.uint8)
     web[50:170, 100:140] = 255   # crosses frame boundaries (64, 128), tile seams across and along
     web[300:305, 10:12] = 255    # a second, small defect
     with DefectSinks(tmp_path, overlays=True) as sinks:
         pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 300), sinks,
-                            settings=PipelineSettings(overlap_px=16, batch_size=5))
+                            settings=PipelineSettings(overlap_px=16, batch_size=5), post_thread=post_thread)
         for frame in frames_of(web, 64, first_line=10_000):
             pipeline.process(frame)
         pipeline.end_segment()
+        pipeline.close()
     records = read_jsonl(tmp_path / "defects.jsonl")
     assert len(records) == 2
     big, small = records
@@ -132,6 +134,48 @@ def test_sim_run_writes_records_truth_and_summary(tmp_path, dark_onnx):
     assert set(summary.stage_share) == {"acquire", "tile", "infer", "stitch", "track", "sinks"}
     assert sum(summary.stage_share.values()) == pytest.approx(1.0, abs=1e-3)
     assert progress and progress[-1].lines == 1000 and progress[-1].defects == summary.defects
+
+
+def test_post_thread_writes_the_same_records_as_the_main_thread(tmp_path, dark_onnx):
+    """Stitch/track/sinks in their own thread: same defects, ids, truth and overlays as in the main thread."""
+    outs = {}
+    for post_thread in (False, True):
+        out = outs[post_thread] = tmp_path / f"post-{post_thread}"
+        config = RunConfig(camera="sim:carbon", engine=dark_onnx, out=out, lines=1500, batch_size=3, overlap_px=8,
+                           post_thread=post_thread, source_options={"width": 256, "lines_per_frame": 100})
+        summary = run_inspection(config, handle_signals=False)
+        assert summary.defects > 0 and summary.stage_s["track"] > 0 and summary.stage_s["stitch"] > 0
+    for name in ("defects.jsonl", "defects.csv", "truth.jsonl"):
+        assert (outs[True] / name).read_text() == (outs[False] / name).read_text(), name
+    overlays = sorted(p.name for p in (outs[False] / "overlays").iterdir())
+    assert overlays and overlays == sorted(p.name for p in (outs[True] / "overlays").iterdir())
+    assert all((outs[True] / "overlays" / n).read_bytes() == (outs[False] / "overlays" / n).read_bytes()
+               for n in overlays)
+
+
+class FailingSinksDouble(DefectSinks):
+    """Test double: real sinks whose third record fails to be written (a full disk, on purpose)."""
+
+    def write(self, defect, blob=None, *, flush=True):
+        if self.count == 2:
+            raise OSError(28, "No space left on device")
+        super().write(defect, blob, flush=flush)
+
+
+def test_an_error_in_the_post_thread_reaches_the_main_thread_with_the_records_before_it(tmp_path, identity_engine):
+    web = np.zeros((640, 128), np.uint8)
+    for k in range(5):
+        web[40 + 120 * k:60 + 120 * k, 20:40] = 255  # five defects, one every 120 lines
+    with FailingSinksDouble(tmp_path, overlays=False) as sinks:
+        pipeline = Pipeline(identity_engine, AreaEstimator(CALIB, 128), sinks, keep_images=False, post_thread=True,
+                            settings=PipelineSettings(overlap_px=8, batch_size=2))
+        with pytest.raises(OSError, match="No space left"):
+            for frame in frames_of(web, 64):
+                pipeline.process(frame)
+            pipeline.end_segment()
+            pipeline.close()
+        pipeline.close()  # raised once: closing again (the runner's exit path) is quiet
+    assert [r["bbox_px"][1] for r in read_jsonl(tmp_path / "defects.jsonl")] == [40, 160]
 
 
 class ThrottledEngineDouble:
