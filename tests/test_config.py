@@ -70,6 +70,8 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("merge_gap_px: -1\n", "key 'merge_gap_px' must be >= 0, got -1"),
     ("merge_gap_px: 1.5\n", "key 'merge_gap_px' must be an integer"),
     ("merge_gap_px: 65\n", "key 'merge_gap_px' must be <= 64, got 65"),
+    ("area_from: pixels\n", "key 'area_from' must be one of probability, mask, got 'pixels'"),
+    ("post_thread: 1\n", "key 'post_thread' must be true or false"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
 ])
 def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message):
@@ -85,6 +87,12 @@ def test_merge_gap_is_read_and_its_default_is_the_trackers(tmp_path):
     assert load_run_config(write(tmp_path, "merge_gap_px: 0\n")).merge_gap_px == 0
     assert load_run_config(write(tmp_path, "merge_gap_px: 5\n")).merge_gap_px == 5
     assert RunConfig().merge_gap_px == DEFAULT_MERGE_GAP_PX == 2
+
+
+def test_area_from_and_post_thread_are_read_with_their_defaults(tmp_path):
+    assert (RunConfig().area_from, RunConfig().post_thread) == ("probability", True)
+    config = load_run_config(write(tmp_path, "area_from: mask\npost_thread: false\n"))
+    assert (config.area_from, config.post_thread) == ("mask", False)
 
 
 def test_missing_run_config_names_the_file(tmp_path):

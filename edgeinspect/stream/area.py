@@ -16,7 +16,17 @@ Calibration YAML (``calib/*.yaml``)::
     significant_area_mm2: 0.25      # defects this large count in the area-accuracy score
 
 The area of a defect is the sum over its pixels of (its column's width × line pitch), so a
-per-column polynomial (lens distortion, a web that is not flat) is honoured pixel by pixel.
+per-column polynomial (lens distortion, a web that is not flat) is honoured pixel by pixel. Which
+pixels, and how much each counts (``area_from``):
+
+- ``"probability"`` (default): every pixel of the defect's probability halo
+  (:class:`~edgeinspect.stream.tracker.DefectTracker`, :data:`AREA_HALO_PX` around its thresholded
+  pixels, none of another defect) counts with its probability: the probability mass. A network's
+  outline is blurred over a few pixels; a threshold cuts it at one level and so measures blobs
+  the network draws wide too large and thin scratches too small. On the synthetic web with the
+  bundled model (seed 1, 12,000 lines) the share of significant defects within ±20 % went from
+  0.28 (mask) to 0.375 (halo 4 px; 2, 3 and 6 px: 0.36).
+- ``"mask"``: each pixel at or above the threshold counts 1.
 
 Example:
     >>> calibration = load_calibration(Path("calib/line3.yaml"))
@@ -46,6 +56,11 @@ CALIBRATION_KEYS = (
 
 #: Relative tolerance of the area-accuracy requirement (±20 %).
 AREA_TOLERANCE = 0.2
+#: How a defect's area is estimated: probability mass of its halo, or its thresholded pixels.
+AREA_FROM = ("probability", "mask")
+#: Reach of the probability halo around a defect's thresholded pixels, px (chosen on the synthetic
+#: web, seed 1: see the module docstring).
+AREA_HALO_PX = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +184,18 @@ class AreaEstimator:
     Args:
         calibration: the camera calibration.
         width_px: web width, px.
+        area_from: ``"probability"`` (the probability mass of each blob's halo, when the blob has
+            one) or ``"mask"`` (its thresholded pixels); see the module docstring.
 
     Raises:
         ConfigError: the calibration gives a column width <= 0, or is for another width.
+        ValueError: ``area_from`` is neither.
     """
 
-    def __init__(self, calibration: Calibration, width_px: int) -> None:
+    def __init__(self, calibration: Calibration, width_px: int, *, area_from: str = "probability") -> None:
+        if area_from not in AREA_FROM:
+            raise ValueError(f"area_from must be one of {AREA_FROM}, got {area_from!r}")
+        self.area_from = area_from
         self.calibration = calibration
         self.width_px = int(width_px)
         self.column_mm = check_columns(calibration, self.width_px)
@@ -193,6 +214,19 @@ class AreaEstimator:
         """
         per_column = np.count_nonzero(mask, axis=0)
         return float(per_column @ self.column_mm[x0:x0 + mask.shape[1]] * self.mm_per_line)
+
+    def mass_mm2(self, weights: np.ndarray, x0: int = 0) -> float:
+        """Area of pixels counted with weights (probabilities), mm².
+
+        Args:
+            weights: ``(h, w)`` float in [0, 1]; its column 0 is web column ``x0``.
+            x0: web column of the first column.
+
+        Returns:
+            ``sum over pixels of weight * column_mm[column] * mm_per_line``.
+        """
+        per_column = weights.sum(axis=0, dtype=np.float64)
+        return float(per_column @ self.column_mm[x0:x0 + weights.shape[1]] * self.mm_per_line)
 
     def bbox_mm(self, bbox_px: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
         """``(x0, y0, x1, y1)`` px → mm from column 0 / line 0."""
@@ -215,7 +249,10 @@ class AreaEstimator:
             kind: its class where known.
         """
         x0, y0, x1, y1 = blob.bbox_px
-        area_mm2 = self.area_mm2(blob.mask, x0)
+        mask_area_mm2 = self.area_mm2(blob.mask, x0)
+        area_mm2 = mask_area_mm2
+        if self.area_from == "probability" and blob.halo_prob is not None:
+            area_mm2 = self.mass_mm2(blob.halo_prob, blob.halo_origin[0])
         bbox_mm = self.bbox_mm(blob.bbox_px)
         probs = blob.prob[blob.mask]
         return Defect(
@@ -228,6 +265,7 @@ class AreaEstimator:
             area_mm2=_mm(area_mm2),
             area_mm2_min=_mm(area_mm2 * (1 - AREA_TOLERANCE)),
             area_mm2_max=_mm(area_mm2 * (1 + AREA_TOLERANCE)),
+            mask_area_mm2=_mm(mask_area_mm2),
             length_mm=_mm(bbox_mm[3] - bbox_mm[1]),
             width_mm=_mm(bbox_mm[2] - bbox_mm[0]),
             max_prob=round(float(probs.max()), 6) if probs.size else 0.0,

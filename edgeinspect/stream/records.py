@@ -98,6 +98,10 @@ class Blob:
         image_origin: ``(x, y)`` web coordinates of ``image[0, 0]``.
         truncated: True when the component was cut (segment end or band limit) rather than closed
             because the web moved past it.
+        halo_prob: ``(h, w)`` float32 in [0, 1]: the probabilities of the component's pixels and of
+            the pixels within the tracker's ``halo_px`` of them that belong to no other component,
+            0 elsewhere; None when the tracker keeps no halo.
+        halo_origin: ``(x, y)`` web coordinates of ``halo_prob[0, 0]``.
     """
 
     bbox_px: tuple[int, int, int, int]
@@ -106,6 +110,8 @@ class Blob:
     image: np.ndarray | None = None
     image_origin: tuple[int, int] = (0, 0)
     truncated: bool = False
+    halo_prob: np.ndarray | None = None
+    halo_origin: tuple[int, int] = (0, 0)
 
     @property
     def area_px(self) -> int:
@@ -123,9 +129,11 @@ class Defect:
         last_line: last web line with a pixel of the defect (inclusive; ``bbox_px[3] - 1``).
         bbox_px: ``(x0, y0, x1, y1)`` web coordinates, exclusive ends.
         bbox_mm: ``(x0, y0, x1, y1)`` in mm from column 0 / line 0 of the web.
-        area_px: pixels in the defect.
-        area_mm2: sum over the defect's pixels of (column width mm × line pitch mm), mm².
+        area_px: pixels in the defect (probability at or above the threshold).
+        area_mm2: the defect's area estimate, mm²: with ``area_from: probability`` (default) the
+            probability mass of its halo, else ``mask_area_mm2`` (:mod:`edgeinspect.stream.area`).
         area_mm2_min, area_mm2_max: the ±20 % tolerance band of ``area_mm2`` (×0.8, ×1.2), mm².
+        mask_area_mm2: sum over the ``area_px`` pixels of (column width mm × line pitch mm), mm².
         length_mm: extent along the web, mm.
         width_mm: extent across the web, mm.
         max_prob, mean_prob: over the defect's pixels, in [0, 1].
@@ -144,6 +152,7 @@ class Defect:
     area_mm2: float
     area_mm2_min: float
     area_mm2_max: float
+    mask_area_mm2: float
     length_mm: float
     width_mm: float
     max_prob: float
@@ -164,7 +173,7 @@ class Defect:
 DEFECT_CSV_COLUMNS = (
     "id", "first_line", "last_line", "x0_px", "y0_px", "x1_px", "y1_px",
     "x0_mm", "y0_mm", "x1_mm", "y1_mm", "area_px", "area_mm2", "area_mm2_min", "area_mm2_max",
-    "length_mm", "width_mm", "max_prob", "mean_prob", "kind", "verdict", "truncated",
+    "mask_area_mm2", "length_mm", "width_mm", "max_prob", "mean_prob", "kind", "verdict", "truncated",
 )
 
 
@@ -173,7 +182,8 @@ def defect_csv_row(defect: Defect) -> list:
     return [
         defect.id, defect.first_line, defect.last_line, *defect.bbox_px,
         *(round(v, 4) for v in defect.bbox_mm), defect.area_px, round(defect.area_mm2, 5),
-        round(defect.area_mm2_min, 5), round(defect.area_mm2_max, 5), round(defect.length_mm, 4),
+        round(defect.area_mm2_min, 5), round(defect.area_mm2_max, 5), round(defect.mask_area_mm2, 5),
+        round(defect.length_mm, 4),
         round(defect.width_mm, 4), round(defect.max_prob, 4), round(defect.mean_prob, 4),
         defect.kind or "", defect.verdict, int(defect.truncated),
     ]
@@ -264,6 +274,7 @@ class RunSummary:
         stop_reason: ``"lines"``, ``"duration"``, ``"source_end"``, ``"SIGINT"``, ``"SIGTERM"``,
             ``"stopped"`` (the caller's stop event) or ``"error"``.
         tile_hw, overlap_px, scale, batch_size, threshold, merge_gap_px, queue_size: the settings used.
+        area_from: how areas were estimated (``"probability"`` or ``"mask"``, :mod:`edgeinspect.stream.area`).
         queue_policy: ``"drop"`` (live source: a full queue drops frames) or ``"block"`` (unpaced
             sim/replay: acquisition waits for room).
         started_at: ISO 8601 local time.
@@ -304,6 +315,7 @@ class RunSummary:
     batch_size: int = 1
     threshold: float = 0.5
     merge_gap_px: int = 0
+    area_from: str = "mask"
     queue_size: int = 0
     queue_policy: str = "drop"
     source_stats: dict[str, int] = field(default_factory=dict)

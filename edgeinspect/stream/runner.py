@@ -52,7 +52,7 @@ import numpy as np
 from edgeinspect.config import RunConfig
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
-from edgeinspect.stream.area import AreaEstimator, load_calibration
+from edgeinspect.stream.area import AREA_HALO_PX, AreaEstimator, load_calibration
 from edgeinspect.stream.postprocess import PostProcessor, PostThread
 from edgeinspect.stream.queueing import DropQueue
 from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, TruthDefect
@@ -103,7 +103,7 @@ class PipelineSettings:
     overlap_px: int = 32
     scale: float = 1.0
     batch_size: int = 4
-    threshold: float = 0.35
+    threshold: float = 0.2
     context_px: int = 16
     max_band_lines: int = 8192
     merge_gap_px: int = DEFAULT_MERGE_GAP_PX
@@ -142,8 +142,10 @@ class Pipeline:
         #: stage timer of the post-processing (``stitch``, ``track``, ``sinks``).
         self.post_timer = StageTimer() if post_thread else self.timer
         self.tiler = Tiler(tuple(engine.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)
+        halo_px = min(AREA_HALO_PX, settings.context_px) if area.area_from == "probability" else 0
         tracker = DefectTracker(threshold=settings.threshold, context_px=settings.context_px,
-                                max_band_lines=settings.max_band_lines, merge_gap_px=settings.merge_gap_px)
+                                max_band_lines=settings.max_band_lines, merge_gap_px=settings.merge_gap_px,
+                                halo_px=halo_px)
         self.post = PostProcessor(area, sinks, stitcher=Stitcher(area.width_px, scale=settings.scale),
                                   tracker=tracker, timer=self.post_timer, threshold=settings.threshold,
                                   pred_masks=pred_masks, keep_images=keep_images)
@@ -334,7 +336,7 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
             stack.enter_context(engine_obj)
         source_obj = source if source is not None else open_configured_source(config)
         stack.enter_context(source_obj)
-        area = AreaEstimator(calibration, int(source_obj.width))
+        area = AreaEstimator(calibration, int(source_obj.width), area_from=config.area_from)
         settings = PipelineSettings(
             overlap_px=config.overlap_px, scale=config.scale, batch_size=config.batch_size,
             threshold=config.threshold, context_px=config.context_px, max_band_lines=config.max_band_lines,
@@ -467,6 +469,7 @@ class _SummaryWriter:
             batch_size=p.settings.batch_size,
             threshold=p.settings.threshold,
             merge_gap_px=p.settings.merge_gap_px,
+            area_from=p.area.area_from,
             queue_size=q.maxsize,
             queue_policy="block" if a.block else "drop",
             started_at=self.started_at,

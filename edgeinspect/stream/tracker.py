@@ -8,11 +8,19 @@ defect, so a thin crack the network segments in pieces is one record. Grouping l
 two pixels share a label exactly when a chain of defect pixels joins them with steps of at most
 ``gap + 1`` px in x and in y. Areas, boxes and probabilities come from the undilated pixels only.
 
-A defect is closed when more than ``merge_gap_px`` lines lie between its lowest pixel and the
-band's last line: the web has moved past it, no later line can join it. Closed defects leave as
+A defect is closed when more than ``merge_gap_px`` (and ``halo_px``) lines lie between its lowest
+pixel and the band's last line: the web has moved past it, no later line can join it. Closed defects leave as
 :class:`~edgeinspect.stream.records.Blob` and are erased from the band; the band is then trimmed to
 the first line of the defects still open (minus a context margin kept for overlay crops). Because
 grouping runs on the whole band, a defect spanning frames, tile rows or tile columns is one record.
+
+With ``halo_px > 0`` each blob also carries its **probability halo** (``Blob.halo_prob``): the
+probabilities of its own pixels and of every pixel within ``halo_px`` px of them (a square
+neighbourhood) that belongs to no other defect, zero elsewhere. Its sum is the defect's
+probability mass, the area estimate of :class:`~edgeinspect.stream.area.AreaEstimator` with
+``area_from="probability"``: a thresholded mask cuts a blurred outline at one level, so it
+over-measures what the network draws wide and under-measures thin defects; the mass counts
+each pixel by its probability.
 
 A segment ends (dropped frames leave a gap, or the run stops) with :meth:`flush`: every defect
 left is emitted, ``truncated=True`` when it reaches within ``merge_gap_px`` lines of the segment's
@@ -53,17 +61,22 @@ class DefectTracker:
             truncated.
         merge_gap_px: widest gap of background pixels (px, along rows, columns or diagonals)
             bridged inside one defect; 0 = plain 8-connected components.
+        halo_px: reach of each blob's probability halo, px, in ``[0, context_px]`` (0: no halo).
     """
 
     def __init__(self, *, threshold: float = 0.5, context_px: int = 16, max_band_lines: int = 8192,
-                 merge_gap_px: int = DEFAULT_MERGE_GAP_PX) -> None:
+                 merge_gap_px: int = DEFAULT_MERGE_GAP_PX, halo_px: int = 0) -> None:
         if merge_gap_px < 0:
             raise ValueError(f"merge_gap_px must be >= 0, got {merge_gap_px}")
+        if not 0 <= halo_px <= context_px:
+            raise ValueError(f"halo_px must be in [0, context_px={context_px}], got {halo_px}")
         self.threshold = float(threshold)
         self.context_px = int(context_px)
         self.max_band_lines = int(max_band_lines)
         self.merge_gap_px = int(merge_gap_px)
+        self.halo_px = int(halo_px)
         self._kernel = np.ones((self.merge_gap_px + 1, self.merge_gap_px + 1), np.uint8)
+        self._halo_kernel = np.ones((2 * self.halo_px + 1, 2 * self.halo_px + 1), np.uint8)
         self._reset()
 
     def _reset(self) -> None:
@@ -127,6 +140,7 @@ class DefectTracker:
             self._trim(n)
             return []
         gap = self.merge_gap_px
+        wait = max(gap, self.halo_px)  # lines a defect's neighbourhood reaches below its last pixel
         grouping = mask if gap == 0 else cv2.dilate(mask, self._kernel, anchor=(0, 0))
         _, labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
         # boxes of each group's own (undilated) pixels: every group holds at least one
@@ -143,7 +157,7 @@ class DefectTracker:
         open_top = n
         for label, x0, y0, x_last, y_last in boxes:  # label order: raster order of each group's first pixel
             reaches_end = y_last >= n - 1 - gap  # a pixel of the next line could join it
-            if reaches_end and not final:
+            if y_last >= n - 1 - wait and not final:
                 open_top = min(open_top, y0)
                 continue
             y1, x1 = y_last + 1, x_last + 1
@@ -162,6 +176,7 @@ class DefectTracker:
             image = self._image.crop(self._first + iy0, self._first + iy1, ix0, ix1)
             origin = (ix0, self._first + iy0)
         top = self._first + y0
+        halo_prob, halo_origin = self._halo(x0, y0, own)
         return Blob(
             bbox_px=(x0, top, x0 + w, top + h),
             mask=own,
@@ -169,7 +184,25 @@ class DefectTracker:
             image=image,
             image_origin=origin,
             truncated=truncated,
+            halo_prob=halo_prob,
+            halo_origin=halo_origin,
         )
+
+    def _halo(self, x0: int, y0: int, own: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int]]:
+        """The blob's probability halo and its web origin ``(x, y)`` (None without ``halo_px``)."""
+        r = self.halo_px
+        if r == 0:
+            return None, (0, 0)
+        n, width = self._mask.shape
+        h, w = own.shape
+        hx0, hy0 = max(0, x0 - r), max(0, y0 - r)
+        hx1, hy1 = min(width, x0 + w + r), min(n, y0 + h + r)
+        seed = np.zeros((hy1 - hy0, hx1 - hx0), np.uint8)
+        seed[y0 - hy0:y0 - hy0 + h, x0 - hx0:x0 - hx0 + w] = own
+        near = cv2.dilate(seed, self._halo_kernel).astype(bool)
+        near &= (self._mask[hy0:hy1, hx0:hx1] == 0) | seed.astype(bool)  # not another defect's pixel
+        prob = self._prob.crop(self._first + hy0, self._first + hy1, hx0, hx1)
+        return np.where(near, prob, np.float32(0.0)), (hx0, self._first + hy0)
 
     def _trim(self, open_top: int) -> None:
         """Drop band rows before ``open_top - context_px`` (all closed components are erased)."""

@@ -49,7 +49,7 @@ significant_area_mm2: 0.01
     # column edges: x mm = 0.1 x + 0.001 x (x - 1) / 2 → 1.045 at 10, 1.378 at 13
     assert defect.bbox_mm == pytest.approx((1.045, 10.0, 1.378, 10.4))
     assert defect.width_mm == pytest.approx(0.333) and defect.length_mm == pytest.approx(0.4)
-    assert defect.area_px == 4 and defect.area_mm2 == pytest.approx(0.0886)
+    assert defect.area_px == 4 and defect.area_mm2 == pytest.approx(0.0886) == defect.mask_area_mm2
     assert defect.area_mm2_min == pytest.approx(0.0886 * 0.8) and defect.area_mm2_max == pytest.approx(0.0886 * 1.2)
     assert defect.max_prob == pytest.approx(0.9) and defect.mean_prob == pytest.approx((0.9 + 0.7 + 0.6 + 0.8) / 4)
     assert defect.verdict == "accept" and defect.first_line == 50 and defect.last_line == 51
@@ -100,3 +100,26 @@ def test_calibration_for_another_width_is_refused(tmp_path):
     path = write(tmp_path, "mm_per_px: 0.1\nwidth_px: 4096\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0\n")
     with pytest.raises(ConfigError, match="key 'width_px' is 4096 but the camera delivers 2048 px"):
         AreaEstimator(load_calibration(path), width_px=2048)
+
+
+def test_probability_area_weights_each_halo_pixel_by_its_probability_and_column_width(tmp_path):
+    path = write(tmp_path, "mm_per_px_poly: [0.1, 0.001]\nmm_per_line: 0.2\nreject_area_mm2: 1\nsignificant_area_mm2: 0\n")
+    calib = load_calibration(path)
+    ell = np.array([[1, 1, 1], [1, 0, 0]], bool)
+    prob = np.array([[0.9, 0.7, 0.6], [0.8, 0.1, 0.2]], np.float32)
+    halo = np.array([[0.0, 0.25, 0.5, 0.5],      # columns 9..12, lines 49..51: the ell's pixels and
+                     [0.0, 0.9, 0.7, 0.6],       # a halo of probabilities below the threshold
+                     [0.5, 0.8, 0.1, 0.2]], np.float32)
+    blob = Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob, halo_prob=halo, halo_origin=(9, 49))
+    by_mass = AreaEstimator(calib, width_px=100).defect(blob, 1)
+    by_mask = AreaEstimator(calib, width_px=100, area_from="mask").defect(blob, 1)
+    # per column: 9: 0.5 × 0.109, 10: 1.95 × 0.110, 11: 1.3 × 0.111, 12: 1.3 × 0.112; × 0.2 mm per line
+    expected = 0.2 * (0.5 * 0.109 + 1.95 * 0.110 + 1.3 * 0.111 + 1.3 * 0.112)
+    assert by_mass.area_mm2 == pytest.approx(expected) and by_mass.mask_area_mm2 == pytest.approx(0.0886)
+    assert by_mass.area_mm2_max == pytest.approx(expected * 1.2) and by_mass.area_px == 4
+    assert by_mask.area_mm2 == pytest.approx(0.0886) == by_mask.mask_area_mm2
+    # a blob without a halo (a tracker with halo_px 0) is measured by its mask either way
+    plain = Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob)
+    assert AreaEstimator(calib, width_px=100).defect(plain, 2).area_mm2 == pytest.approx(0.0886)
+    with pytest.raises(ValueError, match="area_from"):
+        AreaEstimator(calib, width_px=100, area_from="pixels")

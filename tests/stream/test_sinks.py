@@ -15,7 +15,7 @@ from edgeinspect.stream.sinks import DefectSinks, MaskWriter, overlay_image
 def make_defect(i: int) -> Defect:
     return Defect(id=i, first_line=10 * i, last_line=10 * i + 4, bbox_px=(1, 10 * i, 4, 10 * i + 5),
                   bbox_mm=(0.1, i * 1.0, 0.4, i * 1.0 + 0.5), area_px=12, area_mm2=0.12, area_mm2_min=0.096,
-                  area_mm2_max=0.144, length_mm=0.5, width_mm=0.3, max_prob=0.9, mean_prob=0.7, kind=None,
+                  area_mm2_max=0.144, mask_area_mm2=0.12, length_mm=0.5, width_mm=0.3, max_prob=0.9, mean_prob=0.7, kind=None,
                   verdict="accept")
 
 
@@ -34,7 +34,7 @@ def test_records_are_flushed_per_defect_before_close(tmp_path):
     lines = (tmp_path / "defects.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["bbox_px"] == [1, 10, 4, 15]
     rows = list(csv.reader((tmp_path / "defects.csv").open()))
-    assert rows[0] == list(DEFECT_CSV_COLUMNS) and rows[1][0] == "1" and rows[1][20] == "accept"
+    assert rows[0] == list(DEFECT_CSV_COLUMNS) and rows[1][0] == "1" and rows[1][DEFECT_CSV_COLUMNS.index("verdict")] == "accept"
     sinks.write(make_defect(2), make_blob(2))
     assert len((tmp_path / "defects.jsonl").read_text().splitlines()) == 2
     sinks.close()
