@@ -254,8 +254,8 @@ def build_engine(
         gate_data: labelled images for the accuracy gate (dataset folder or YAML); see module docstring.
         max_drop: largest accepted INT8 mIoU drop, percentage points.
         threads: CPU threads used by the gate and recorded for the engine (``None``: runtime default).
-        calib_count: at most this many calibration tiles (default 128).
-        gate_count: at most this many gate tiles (default 32).
+        calib_count: at most this many calibration tiles (default ``calibration.DEFAULT_COUNT``, 256).
+        gate_count: at most this many gate tiles (default ``calibration.DEFAULT_HELD_OUT``, 128).
         force: replace an existing ``out`` (only once the new build succeeded).
         progress: called with a short message before each step.
 
@@ -309,13 +309,13 @@ def build_engine(
             # the range wasted on post-activation tensors), the asymmetric one < 1 (README, "INT8").
             encodings = [Encoding.INT8_SYMMETRIC, Encoding.UINT8_ASYMMETRIC]
             progress(f"calibrating on {calib_set.tiles.shape[0]} tiles and writing QDQ INT8")
-            quantize_qdq(work / FP32_NAME, calib_set.tiles, out_dir=work, encodings=encodings)
+            quantized = quantize_qdq(work / FP32_NAME, calib_set.tiles, out_dir=work, encodings=encodings)
             files += [FILE_NAMES[e] for e in encodings] + [RANGES_NAME]
             encoding = encodings[-1]
             model_file = FILE_NAMES[encoding]
             if gate_data is not None:
                 gate_tiles, gate_masks = calibration_module.load_gate_set(
-                    gate_data, tile_hw=tile_hw, count=gate_count or 64)
+                    gate_data, tile_hw=tile_hw, count=gate_count or calibration_module.DEFAULT_HELD_OUT)
                 gate_source = str(gate_data)
             elif calib_set.held_out.shape[0] > 0:
                 gate_tiles, gate_masks, gate_source = calib_set.held_out, calib_set.held_out_masks, calib_set.source
@@ -330,7 +330,7 @@ def build_engine(
                 backend, work / FP32_NAME, work / model_file, gate_tiles, gate_masks, threads=threads,
                 tile_hw=tile_hw, outputs=outputs, max_drop=max_drop, gate_source=gate_source, out=out,
             )
-            calibration_record = calib_set.describe()
+            calibration_record = {**calib_set.describe(), "method": quantized.method}
         progress(f"compiling for {backend}")
         files += _warm_up(backend, work, model_file, threads, cache=False)
         manifest = Manifest(

@@ -543,8 +543,8 @@ def build_tensorrt_engine(
         gate_data: labelled images for the accuracy gate (FP16/INT8).
         max_drop: largest accepted mIoU drop vs ONNX Runtime FP32, percentage points.
         threads: CPU threads of ONNX Runtime in calibration and the gate.
-        calib_count: at most this many calibration tiles (default 32).
-        gate_count: at most this many gate tiles (default 16).
+        calib_count: at most this many calibration tiles (default ``calibration.DEFAULT_COUNT``, 256).
+        gate_count: at most this many gate tiles (default ``calibration.DEFAULT_HELD_OUT``, 128).
         hardware_compat: ``"none"``, ``"ampere_plus"`` (plugin PTX then targets sm_80) or ``"same_compute_capability"``.
         version_compatible: set ``BuilderFlag.VERSION_COMPATIBLE`` (runs on newer TensorRT; larger plan).
         workspace_mib: builder workspace limit, MiB.
@@ -643,7 +643,7 @@ def build_tensorrt_engine(
             from edgeinspect.export import calibration as calibration_module
 
             if gate_data is not None:
-                gate_tiles, gate_masks = calibration_module.load_gate_set(gate_data, tile_hw=tile_hw, count=gate_count or 64)
+                gate_tiles, gate_masks = calibration_module.load_gate_set(gate_data, tile_hw=tile_hw, count=gate_count or calibration_module.DEFAULT_HELD_OUT)
                 gate_source = str(gate_data)
             else:
                 gate_tiles, gate_masks = calibration_module.synthetic_gate_set(

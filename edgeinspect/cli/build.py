@@ -29,7 +29,7 @@ def build(
     max_drop: Annotated[float, typer.Option(
         "--max-drop", min=0.0, help="Refuse INT8 when its mIoU is more than this many points below FP32.")] = 1.0,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for the build's inference.")] = None,
-    calib_count: Annotated[int | None, typer.Option("--calib-count", min=1, help="At most this many calibration tiles (default 128).")] = None,
+    calib_count: Annotated[int | None, typer.Option("--calib-count", min=1, help="At most this many calibration tiles (default 256).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists (after the new build succeeded).")] = False,
     plugins: Annotated[str, typer.Option("--plugins", help="tensorrt: auto (custom ops as AOT plugins when TensorRT "
                                          ">= 10.9), on, or off (standard ops).")] = "auto",

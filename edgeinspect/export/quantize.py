@@ -1,9 +1,9 @@
 """FP32 ONNX → static INT8 QDQ ONNX (ONNX Runtime's quantizer; no torch).
 
 One calibration, several encodings. :func:`quantize_qdq` runs the FP32 graph once over the
-calibration tiles (``CalibrationMethod.MinMax``; the per-tensor ranges are written to
-``calibration.json`` through ``quantize_static(calibration_cache_path=...)``) and then writes each
-requested encoding from those same ranges:
+calibration tiles (``CalibrationMethod.Percentile`` at :data:`CALIB_PERCENTILE`; the per-tensor
+ranges are written to ``calibration.json`` through ``quantize_static(calibration_cache_path=...)``)
+and then writes each requested encoding from those same ranges:
 
 - ``int8-symmetric`` (canonical): QDQ with int8 activations and int8 weights, both symmetric (zero
   point 0), weights per channel. TensorRT's explicit quantization accepts it and OpenVINO runs it fast.
@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -39,11 +41,19 @@ import numpy as np
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.export import Encoding
 
+log = logging.getLogger("edgeinspect.export")
+
 #: Output file names per encoding, and of the calibration ranges.
 FILE_NAMES = {Encoding.INT8_SYMMETRIC: "model.int8.onnx", Encoding.UINT8_ASYMMETRIC: "model.uint8.onnx"}
 RANGES_NAME = "calibration.json"
 #: Tiles per calibration batch (the augmented graph takes a dynamic batch).
 CALIB_BATCH = 8
+#: Percentile of each activation's histogram taken as its range. Measured on the bundled
+#: lpcnet-lite (uint8 encoding, 256 synthetic calibration tiles, mIoU drop vs FP32 on 256 synthetic
+#: gate tiles, OpenVINO / ONNX Runtime): MinMax 1.59 / 1.72 points, 99.9999 1.06 / 1.32 (128
+#: calibration tiles), **99.999 0.09 / 0.30**, 99.99 4.0 / 4.5 (96 gate tiles): min/max ranges are
+#: stretched by a few outlier activations and waste codes; 99.99 clips real ones.
+CALIB_PERCENTILE = 99.999
 #: Ops that stay float when they follow the last Sigmoid (the PCM and the probability itself).
 TAIL_OP_TYPES = frozenset({"Sigmoid", "Conv", "Mul", "Add", "Clip", "Min", "Max", "Sub", "Div"})
 
@@ -56,24 +66,33 @@ class QuantizeResult:
         files: ``{Encoding: path}`` of each QDQ model.
         ranges: path of the calibration ranges (JSON), shared by every encoding.
         excluded_nodes: node names kept in float.
+        method: the calibration method the ranges came from (``"Percentile"``, or ``"MinMax"``
+            when an activation was constant over the calibration tiles).
     """
 
     files: dict[Encoding, Path]
     ranges: Path
     excluded_nodes: tuple[str, ...]
+    method: str = "Percentile"
 
 
 class _TileReader:
-    """ORT CalibrationDataReader over ``(N,1,H,W)`` float32 tiles, :data:`CALIB_BATCH` per step."""
+    """ORT CalibrationDataReader over ``(N,1,H,W)`` float32 tiles in equal batches.
+
+    The batch is the largest divisor of N up to :data:`CALIB_BATCH`: ORT's histogram calibrator
+    stacks every batch's activations into one array and fails on a shorter last batch.
+    """
 
     def __init__(self, input_name: str, tiles: np.ndarray) -> None:
         self.input_name = input_name
         self.tiles = np.ascontiguousarray(tiles, dtype=np.float32)
+        n = self.tiles.shape[0]
+        self.batch = max(d for d in range(1, CALIB_BATCH + 1) if n % d == 0)
         self._iter: Iterator[dict[str, np.ndarray]] | None = None
 
     def _batches(self) -> Iterator[dict[str, np.ndarray]]:
-        for start in range(0, self.tiles.shape[0], CALIB_BATCH):
-            yield {self.input_name: self.tiles[start : start + CALIB_BATCH]}
+        for start in range(0, self.tiles.shape[0], self.batch):
+            yield {self.input_name: self.tiles[start : start + self.batch]}
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self._iter is None:
@@ -84,7 +103,7 @@ class _TileReader:
         self._iter = None
 
     def __len__(self) -> int:
-        return -(-self.tiles.shape[0] // CALIB_BATCH)
+        return self.tiles.shape[0] // self.batch
 
 
 def float_tail(model) -> list[str]:
@@ -128,6 +147,26 @@ def _name_nodes(model) -> None:
             used.add(name)
 
 
+def _quantize(prepared: Path, target: Path, reader, ranges: Path, *, method, symmetric: bool, per_channel: bool,
+              excluded: list[str]) -> None:
+    """One ``quantize_static`` call: QDQ, int8 weights per channel, activations int8 symmetric or uint8."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrator prints its progress
+        quantize_static(
+            str(prepared), str(target), reader,
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            calibrate_method=method,
+            nodes_to_exclude=list(excluded),
+            calibration_cache_path=str(ranges),
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
+                           "CalibPercentile": CALIB_PERCENTILE},
+        )
+
+
 def quantize_qdq(
     onnx_path: Path,
     tiles: np.ndarray,
@@ -154,7 +193,7 @@ def quantize_qdq(
         EdgeInspectError: no calibration tiles, a plugin-form model, or the quantizer fails.
     """
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationMethod
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     encodings = [Encoding(e) for e in encodings]
@@ -182,22 +221,25 @@ def quantize_qdq(
         onnx.save_model(prepared_model, str(prepared))
         excluded = float_tail(prepared_model) if keep_float_tail else []
         reader = _TileReader(prepared_model.graph.input[0].name, tiles)
+        method = CalibrationMethod.Percentile
         for encoding in encodings:
             symmetric = encoding is Encoding.INT8_SYMMETRIC
             target = out_dir / FILE_NAMES[encoding]
             quant_logger.setLevel(logging.ERROR)  # ORT warns about pre-processing on every call
             try:
-                quantize_static(
-                    str(prepared), str(target), reader if not ranges.exists() else None,
-                    quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-                    weight_type=QuantType.QInt8,
-                    per_channel=per_channel,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    nodes_to_exclude=list(excluded),
-                    calibration_cache_path=str(ranges),
-                    extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
-                )
+                try:
+                    _quantize(prepared, target, reader if not ranges.exists() else None, ranges, method=method,
+                              symmetric=symmetric, per_channel=per_channel, excluded=excluded)
+                except ValueError as error:
+                    if method is not CalibrationMethod.Percentile or ranges.exists():
+                        raise
+                    # an activation constant over every calibration tile has no histogram
+                    # (e.g. all-black images): take its min/max, and let the accuracy gate judge
+                    log.warning("%s: percentile calibration failed (%s): using min/max ranges", onnx_path, error)
+                    method = CalibrationMethod.MinMax
+                    reader.rewind()
+                    _quantize(prepared, target, reader, ranges, method=method, symmetric=symmetric,
+                              per_channel=per_channel, excluded=excluded)
             except EdgeInspectError:
                 raise
             except Exception as error:
@@ -205,4 +247,4 @@ def quantize_qdq(
             finally:
                 quant_logger.setLevel(level)
             files[encoding] = target
-    return QuantizeResult(files, ranges, tuple(excluded))
+    return QuantizeResult(files, ranges, tuple(excluded), method.name)

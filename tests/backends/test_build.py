@@ -76,7 +76,7 @@ def test_int8_gate_measures_fp32_and_int8_on_held_aside_masks(built_engines: dic
         assert metrics["miou_drop"] == pytest.approx(100 * (metrics["fp32"]["mIoU"] - metrics["int8"]["mIoU"]), abs=1e-3)
         assert metrics["miou_drop"] <= 1.0 and metrics["max_drop"] == 1.0
         assert manifest.calibration["count"] >= 1 and manifest.calibration["held_out"] == metrics["gate"]["tiles"] >= 1
-        assert len(manifest.calibration["sha256"]) == 64
+        assert len(manifest.calibration["sha256"]) == 64 and manifest.calibration["method"] == "Percentile"
 
 
 def test_all_black_calibration_makes_the_gate_refuse_and_leaves_nothing(
@@ -168,3 +168,14 @@ def test_default_resolves_to_the_bundled_checkpoint(tmp_path: Path, monkeypatch:
         resolve_source("default")
     (tmp_path / "lpcnet-lite.pt").write_bytes(b"weights")
     assert resolve_source("default") == tmp_path / "lpcnet-lite.pt"
+
+
+def test_calibration_without_a_histogram_falls_back_to_min_max_ranges(tmp_path: Path, bright_onnx: Path) -> None:
+    """All-black tiles leave the bright-spot net's activations (near) constant: ORT's percentile
+    calibrator cannot bin them; the ranges then come from min/max and the gate judges the result."""
+    from edgeinspect.export import Encoding
+    from edgeinspect.export.quantize import quantize_qdq
+
+    black = np.zeros((8, 1, 32, 32), np.float32)
+    result = quantize_qdq(bright_onnx, black, out_dir=tmp_path, encodings=(Encoding.UINT8_ASYMMETRIC,))
+    assert result.method == "MinMax" and result.files[Encoding.UINT8_ASYMMETRIC].is_file()

@@ -120,3 +120,10 @@ def test_plugin_form_and_empty_calibration_are_refused(tmp_path: Path, tiny_plug
         quantize_qdq(tiny_plugin, _tiles(2), out_dir=tmp_path)
     with pytest.raises(EdgeInspectError, match="N >= 1"):
         quantize_qdq(tiny_standard, np.zeros((0, 1, 32, 48), np.float32), out_dir=tmp_path)
+
+
+def test_ranges_are_percentiles_of_equal_batches_whatever_the_tile_count(tmp_path: Path, tiny_standard: Path) -> None:
+    # 7 tiles (prime): one tile per batch, as ORT's histogram calibrator needs batches of one shape
+    result = quantize_qdq(tiny_standard, _tiles(7), out_dir=tmp_path, encodings=(Encoding.UINT8_ASYMMETRIC,))
+    assert result.method == "Percentile" and result.files[Encoding.UINT8_ASYMMETRIC].is_file()
+
