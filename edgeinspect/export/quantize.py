@@ -1,9 +1,11 @@
 """FP32 ONNX → static INT8 QDQ ONNX (ONNX Runtime's quantizer; no torch).
 
 One calibration, several encodings. :func:`quantize_qdq` runs the FP32 graph once over the
-calibration tiles (``CalibrationMethod.Percentile`` at :data:`CALIB_PERCENTILE`; the per-tensor
-ranges are written to ``calibration.json`` through ``quantize_static(calibration_cache_path=...)``)
-and then writes each requested encoding from those same ranges:
+calibration tiles, one batch at a time (ORT's ``CalibrationMethod.Percentile`` calibrator at
+:data:`CALIB_PERCENTILE`, its histograms merged batch by batch so memory stays at one batch's
+activations), writes the per-tensor ranges to ``calibration.json`` (``save_tensors_data``) and then
+writes each requested encoding from those same ranges
+(``quantize_static(calibration_cache_path=...)``):
 
 - ``int8-symmetric`` (canonical): QDQ with int8 activations and int8 weights, both symmetric (zero
   point 0), weights per channel. TensorRT's explicit quantization accepts it and OpenVINO runs it fast.
@@ -77,17 +79,12 @@ class QuantizeResult:
 
 
 class _TileReader:
-    """ORT CalibrationDataReader over ``(N,1,H,W)`` float32 tiles in equal batches.
+    """ORT CalibrationDataReader over ``(N,1,H,W)`` float32 tiles, ``batch`` (:data:`CALIB_BATCH`) per step."""
 
-    The batch is the largest divisor of N up to :data:`CALIB_BATCH`: ORT's histogram calibrator
-    stacks every batch's activations into one array and fails on a shorter last batch.
-    """
-
-    def __init__(self, input_name: str, tiles: np.ndarray) -> None:
+    def __init__(self, input_name: str, tiles: np.ndarray, *, batch: int = CALIB_BATCH) -> None:
         self.input_name = input_name
         self.tiles = np.ascontiguousarray(tiles, dtype=np.float32)
-        n = self.tiles.shape[0]
-        self.batch = max(d for d in range(1, CALIB_BATCH + 1) if n % d == 0)
+        self.batch = int(batch)
         self._iter: Iterator[dict[str, np.ndarray]] | None = None
 
     def _batches(self) -> Iterator[dict[str, np.ndarray]]:
@@ -103,7 +100,7 @@ class _TileReader:
         self._iter = None
 
     def __len__(self) -> int:
-        return self.tiles.shape[0] // self.batch
+        return -(-self.tiles.shape[0] // self.batch)
 
 
 def float_tail(model) -> list[str]:
@@ -147,24 +144,47 @@ def _name_nodes(model) -> None:
             used.add(name)
 
 
-def _quantize(prepared: Path, target: Path, reader, ranges: Path, *, method, symmetric: bool, per_channel: bool,
+def _calibrate(prepared: Path, input_name: str, tiles: np.ndarray, *, method, work: Path):
+    """Per-tensor ranges of the FP32 graph over ``tiles``, one batch at a time.
+
+    ORT's calibrators keep every activation of what one ``collect_data`` call reads until they
+    reduce it (a histogram, a min/max): over 256 tiles of lpcnet-lite that is 13 GB. Fed one
+    :data:`CALIB_BATCH` at a time they merge as they go (histograms widen their bins to a new
+    maximum), so memory stays at one batch's activations.
+
+    Returns:
+        ORT ``TensorsData`` (what ``quantize_static(calibration_cache_path=...)`` reads back).
+    """
+    from onnxruntime.quantization import CalibrationMethod, create_calibrator
+
+    if method is CalibrationMethod.Percentile:
+        options = {"percentile": CALIB_PERCENTILE, "symmetric": True, "num_bins": 2048}
+    else:
+        options = {}  # min/max: each collect_data call reduces its batch and merges it into the ranges
+    calibrator = create_calibrator(prepared, None, augmented_model_path=str(work / "augmented.onnx"),
+                                   calibrate_method=method, extra_options=options)
+    with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrator prints its progress
+        for start in range(0, tiles.shape[0], CALIB_BATCH):
+            calibrator.collect_data(_TileReader(input_name, tiles[start:start + CALIB_BATCH]))
+        return calibrator.compute_data()
+
+
+def _quantize(prepared: Path, target: Path, ranges: Path, *, method, symmetric: bool, per_channel: bool,
               excluded: list[str]) -> None:
-    """One ``quantize_static`` call: QDQ, int8 weights per channel, activations int8 symmetric or uint8."""
+    """One ``quantize_static`` from the saved ranges: QDQ, int8 weights per channel, int8 symmetric or uint8 activations."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrator prints its progress
-        quantize_static(
-            str(prepared), str(target), reader,
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=per_channel,
-            calibrate_method=method,
-            nodes_to_exclude=list(excluded),
-            calibration_cache_path=str(ranges),
-            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True,
-                           "CalibPercentile": CALIB_PERCENTILE},
-        )
+    quantize_static(
+        str(prepared), str(target), None,
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+        calibrate_method=method,
+        nodes_to_exclude=list(excluded),
+        calibration_cache_path=str(ranges),
+        extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
+    )
 
 
 def quantize_qdq(
@@ -193,7 +213,7 @@ def quantize_qdq(
         EdgeInspectError: no calibration tiles, a plugin-form model, or the quantizer fails.
     """
     import onnx
-    from onnxruntime.quantization import CalibrationMethod
+    from onnxruntime.quantization import CalibrationMethod, save_tensors_data
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     encodings = [Encoding(e) for e in encodings]
@@ -221,30 +241,28 @@ def quantize_qdq(
         onnx.save_model(prepared_model, str(prepared))
         excluded = float_tail(prepared_model) if keep_float_tail else []
         reader = _TileReader(prepared_model.graph.input[0].name, tiles)
-        method = CalibrationMethod.Percentile
-        for encoding in encodings:
-            symmetric = encoding is Encoding.INT8_SYMMETRIC
-            target = out_dir / FILE_NAMES[encoding]
-            quant_logger.setLevel(logging.ERROR)  # ORT warns about pre-processing on every call
+        input_name = prepared_model.graph.input[0].name
+        quant_logger.setLevel(logging.ERROR)  # ORT warns about pre-processing on every call
+        try:
+            method = CalibrationMethod.Percentile
             try:
-                try:
-                    _quantize(prepared, target, reader if not ranges.exists() else None, ranges, method=method,
-                              symmetric=symmetric, per_channel=per_channel, excluded=excluded)
-                except ValueError as error:
-                    if method is not CalibrationMethod.Percentile or ranges.exists():
-                        raise
-                    # an activation constant over every calibration tile has no histogram
-                    # (e.g. all-black images): take its min/max, and let the accuracy gate judge
-                    log.warning("%s: percentile calibration failed (%s): using min/max ranges", onnx_path, error)
-                    method = CalibrationMethod.MinMax
-                    reader.rewind()
-                    _quantize(prepared, target, reader, ranges, method=method, symmetric=symmetric,
-                              per_channel=per_channel, excluded=excluded)
-            except EdgeInspectError:
-                raise
-            except Exception as error:
-                raise EdgeInspectError(f"{onnx_path}: INT8 quantization ({encoding.value}) failed: {error}") from None
-            finally:
-                quant_logger.setLevel(level)
-            files[encoding] = target
+                tensors_range = _calibrate(prepared, input_name, tiles, method=method, work=Path(tmp))
+            except ValueError as error:
+                # an activation constant over every calibration tile has no histogram
+                # (e.g. all-black images): take its min/max, and let the accuracy gate judge
+                log.warning("%s: percentile calibration failed (%s): using min/max ranges", onnx_path, error)
+                method = CalibrationMethod.MinMax
+                tensors_range = _calibrate(prepared, input_name, tiles, method=method, work=Path(tmp))
+            save_tensors_data(tensors_range, ranges)
+            for encoding in encodings:
+                target = out_dir / FILE_NAMES[encoding]
+                _quantize(prepared, target, ranges, method=method, symmetric=encoding is Encoding.INT8_SYMMETRIC,
+                          per_channel=per_channel, excluded=excluded)
+                files[encoding] = target
+        except EdgeInspectError:
+            raise
+        except Exception as error:
+            raise EdgeInspectError(f"{onnx_path}: INT8 quantization failed: {type(error).__name__}: {error}") from None
+        finally:
+            quant_logger.setLevel(level)
     return QuantizeResult(files, ranges, tuple(excluded), method.name)
