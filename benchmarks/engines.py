@@ -119,7 +119,7 @@ def _runner(kind: str, folder: Path, threads: int):
 
     engine_kind, _, hint = kind.partition("@")
     path = folder / "checkpoint.pt" if kind == "torch" else folder / engine_kind
-    engine = backends.load(path, threads=threads, hint=hint or "latency").open()
+    engine = backends.load(path, threads=threads or None, hint=hint or "latency").open()
     return engine.infer, engine.close
 
 
@@ -191,7 +191,8 @@ def prepare(model: str, folder: Path, threads: int) -> None:
                 continue
             start = time.perf_counter()
             source = folder / "openvino-fp32" / "model.onnx" if (folder / "openvino-fp32" / "model.onnx").exists() else checkpoint
-            result = build_engine(source, out=out, backend=backend, precision=precision, threads=threads, max_drop=100.0)
+            result = build_engine(source, out=out, backend=backend, precision=precision, threads=threads or None,
+                                  max_drop=100.0)
             drop = result.manifest.metrics["miou_drop"] if result.manifest.metrics else None
             print(f"  built {out} in {time.perf_counter() - start:.0f} s" + (f" (INT8 mIoU drop {drop:.2f} points)" if drop is not None else ""))
 
@@ -200,7 +201,7 @@ class Worker:
     """One variant's process."""
 
     def __init__(self, kind: str, folder: Path, threads: int, nice: int = 0) -> None:
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else dict(os.environ)
         self.kind = kind
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--worker", kind, "--work", str(folder), "--threads", str(threads),
@@ -232,7 +233,9 @@ def main() -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds over the variants")
     parser.add_argument("--iters", type=int, default=5, help="timed calls per variant per round")
-    parser.add_argument("--threads", type=int, default=2, help="inference threads of every variant")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="inference threads of every variant (default 0: each runtime's default, as "
+                             "`edgeinspect run` without engine_threads and as the by-hand variants)")
     parser.add_argument("--work", type=Path, default=Path("engines/bench"), help="checkpoints + engines, reused")
     parser.add_argument("--variants", nargs="+", default=[k for k, _ in VARIANTS],
                         choices=[k for k, _ in VARIANTS + EXTRA_VARIANTS], metavar="VARIANT",
@@ -247,7 +250,7 @@ def main() -> None:
         return
 
     labels = dict(VARIANTS + EXTRA_VARIANTS)
-    print(f"engines bench: {TILE}² tiles, {args.threads} threads, {args.rounds} rounds × {args.iters} calls, "
+    print(f"engines bench: {TILE}² tiles, {args.threads or 'default'} threads, {args.rounds} rounds × {args.iters} calls, "
           f"one process per variant, rounds alternated, {SETTLE_S:g} s settle before each measurement"
           + (f", nice {args.nice}" if args.nice else ""))
     rows, pairs = [], []
