@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--render", choices=("prerender", "live", "both"), default="prerender",
                         help="sim web frames pre-rendered before the clock (default, as a camera's DMA), rendered "
                              "live in the acquisition thread, or both alternately")
+    parser.add_argument("--defects-per-mpx", type=float, default=None,
+                        help="defect density of the synthetic web (default: the sim's, 20 candidates per Mpx)")
     parser.add_argument("--post-thread", choices=("on", "off", "both"), default="on",
                         help="stitch/track/sinks in their own thread (default, as run), in the main thread, or "
                              "both alternately")
@@ -157,7 +159,8 @@ def main() -> None:
         tile_hw = tuple(engine.tile_hw)
         print(f"engine {path} ({engine.backend}, {tile_hw[0]}×{tile_hw[1]} tiles), batch {args.batch_size}, "
               f"threads {args.threads or 'default'}; web {args.width_px} px, overlap {args.overlap_px} px; "
-              f"{args.rounds} round(s) × {args.duration_s:g} s per mode")
+              f"{args.rounds} round(s) × {args.duration_s:g} s per mode; defects/Mpx "
+              f"{'sim default' if args.defects_per_mpx is None else f'{args.defects_per_mpx:g}'}")
         pool = synthetic_tiles(tile_hw)
         renders = ("prerender", "live") if args.render == "both" else (args.render,)
         posts = {"on": ("post",), "off": ("inline",), "both": ("post", "inline")}[args.post_thread]
@@ -174,7 +177,7 @@ def main() -> None:
                                         lines=math.ceil(engine_lines_per_s * args.duration_s),
                                         batch_size=args.batch_size, overlap_px=args.overlap_px,
                                         prerender=mode.startswith("prerender"),
-                                        post_thread=mode.endswith("+post"))
+                                        post_thread=mode.endswith("+post"), defects_per_mpx=args.defects_per_mpx)
                 piped[mode].append(figures.tiles_per_s)
                 mpx[mode].append(figures.mpx_per_s)
                 raw_mpx[mode].append(figures.run_lines_per_s * figures.width_px / 1e6)

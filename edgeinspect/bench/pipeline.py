@@ -125,7 +125,7 @@ def stage_shares(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
 def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: float = 3.0, lines: int | None = None,
                   warmup_s: float = 0.0, batch_size: int = 4, overlap_px: int = 32, scale: float = 1.0,
                   texture: str = "carbon", seed: int = 0, prerender: bool = True, post_thread: bool = True,
-                  tick: Tick | None = None) -> PipelineFigures:
+                  defects_per_mpx: float | None = None, tick: Tick | None = None) -> PipelineFigures:
     """Run the ``run`` pipeline on the synthetic web at full speed for ``duration_s`` seconds.
 
     Args:
@@ -142,6 +142,8 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
             :data:`MAX_PRERENDER_BYTES`), so the timed acquisition is a buffer copy per frame as
             on a camera; False: render them live in the acquisition thread.
         post_thread: stitch/track/sinks in their own thread (as ``run`` by default) or in the main thread.
+        defects_per_mpx: defect density of the synthetic web (None: the sim default, 20 candidates per
+            Mpx: far denser than a production web, so per-defect work weighs more than it will live).
         tick: called with the share of the run done.
 
     Returns:
@@ -164,7 +166,9 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
     prerender_lines = 0
     if prerender and lines is not None:
         prerender_lines = min(max(1, int(lines)), MAX_PRERENDER_BYTES // (2 * int(width_px)))
-    source = SimSource(width=int(width_px), texture=texture, seed=seed, prerender_lines=prerender_lines)
+    web_options = {} if defects_per_mpx is None else {"defects_per_mpx": float(defects_per_mpx)}
+    source = SimSource(width=int(width_px), texture=texture, seed=seed, prerender_lines=prerender_lines,
+                       **web_options)
 
     def progress(p) -> None:
         if tick:
