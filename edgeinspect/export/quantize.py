@@ -240,7 +240,6 @@ def quantize_qdq(
         _name_nodes(prepared_model)
         onnx.save_model(prepared_model, str(prepared))
         excluded = float_tail(prepared_model) if keep_float_tail else []
-        reader = _TileReader(prepared_model.graph.input[0].name, tiles)
         input_name = prepared_model.graph.input[0].name
         quant_logger.setLevel(logging.ERROR)  # ORT warns about pre-processing on every call
         try:
