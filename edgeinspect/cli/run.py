@@ -170,6 +170,13 @@ def print_run_score(run_dir: Path, *, area_tolerance: float, as_json: bool, othe
     table.add_row("area within ±" + f"{100 * area['tolerance']:.0f} %",
                   f"{pct(area['share_within_tol'])} ({area['within_tol']} of {area['scored']}; "
                   f"|error| p50 {pct(area['abs_error_p50'])})")
+    for size in area.get("by_size", []):
+        upper = f"{size['max_mm2']:g}" if size["max_mm2"] is not None else "∞"
+        table.add_row(f"  {size['min_mm2']:g}–{upper} mm²",
+                      f"{pct(size['share_within_tol'])} of {size['scored']} (signed error p50 {pct(size['error_p50'])})")
+    for kind, of_kind in score.get("by_kind", {}).items():
+        table.add_row(f"  {kind}", f"recall {pct(of_kind['recall'])}, area within tolerance "
+                                   f"{pct(of_kind['share_within_tol'])}, signed error p50 {pct(of_kind['error_p50'])}")
     if "mask" in score:
         mask = score["mask"]
         table.add_row("mask mIoU / mPA / Dice",

@@ -75,6 +75,11 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
         When the truth names defect kinds, ``by_kind`` → ``{kind: {truth, found, recall, scored,
         share_within_tol, error_p50}}`` (``error_p50``: median signed relative area error of the
         found defects, e.g. -0.3 = measured 30 % too small; None when none was found).
+        ``area.by_size``: the scored defects in size classes of ×4 from the significant area
+        (``[s, 4s)``, ``[4s, 16s)``, ``[16s, 64s)``, ``[64s, ∞)`` mm²), each ``{min_mm2, max_mm2
+        (None: open), scored, share_within_tol, error_p50}``: a ±½-pixel outline alone spends
+        ``2h/r`` of the tolerance, so small defects are where the 20 % band is hardest to hold
+        (``edgeinspect calib check``). Without a significant area (0) there are no classes.
     """
     pred_boxes = np.array([r["bbox_px"] for r in found], np.int64).reshape(-1, 4)
     true_boxes = np.array([r["bbox_px"] for r in truth], np.int64).reshape(-1, 4)
@@ -126,9 +131,31 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
             "share_within_tol": ratio(int((within & scored).sum()), int(scored.sum())),
             "abs_error_p50": float(np.median(abs_errors)) if abs_errors.size else None,
             "abs_error_max": float(abs_errors.max()) if abs_errors.size else None,
+            **({"by_size": _by_size(true_area, rel_error, scored, within, is_found, significant_area_mm2)}
+               if significant_area_mm2 > 0 else {}),
         },
         **({"by_kind": by_kind} if by_kind else {}),
     }
+
+
+#: Size classes of ``area.by_size``: ``[s·4^k, s·4^(k+1))`` for k = 0..SIZE_CLASSES-2, then ``[s·4^k, ∞)``.
+SIZE_CLASSES = 4
+
+
+def _by_size(true_area: np.ndarray, rel_error: np.ndarray, scored: np.ndarray, within: np.ndarray,
+             is_found: np.ndarray, significant_area_mm2: float) -> list[dict[str, Any]]:
+    classes = []
+    for k in range(SIZE_CLASSES):
+        low = significant_area_mm2 * 4**k
+        high = significant_area_mm2 * 4 ** (k + 1) if k < SIZE_CLASSES - 1 else None
+        members = scored & (true_area >= low) & (true_area < high if high is not None else True)
+        errors = rel_error[members & is_found]
+        classes.append({
+            "min_mm2": low, "max_mm2": high, "scored": int(members.sum()),
+            "share_within_tol": float((members & within).sum() / members.sum()) if members.any() else 1.0,
+            "error_p50": float(np.median(errors)) if errors.size else None,
+        })
+    return classes
 
 
 def mask_pairs(run_dir: Path) -> list[tuple[Path, Path]]:

@@ -63,3 +63,22 @@ def test_scores_by_defect_kind_with_signed_median_error():
     assert kinds["scratch"]["recall"] == 0.5 and kinds["scratch"]["share_within_tol"] == 0.0
     assert kinds["scratch"]["error_p50"] == pytest.approx(-0.7)
     assert "by_kind" not in score_records(found, [rec((0, 0, 10, 10), 1.0)], significant_area_mm2=0.25)
+
+
+def test_area_accuracy_by_size_class_of_four_times_the_significant_area():
+    truth = [
+        rec((0, 0, 10, 10), 0.5),       # [0.25, 1): found 0.55, +10 %
+        rec((20, 0, 30, 10), 0.8),      # [0.25, 1): found 0.4, -50 %
+        rec((40, 0, 50, 10), 2.0),      # [1, 4): missed
+        rec((60, 0, 70, 10), 20.0),     # [16, inf): found 21, +5 %
+        rec((80, 0, 90, 10), 0.1),      # below significant: in no class
+    ]
+    found = [rec((0, 0, 10, 10), 0.55), rec((20, 0, 30, 10), 0.4), rec((60, 0, 70, 10), 21.0),
+             rec((80, 0, 90, 10), 0.1)]
+    classes = score_records(found, truth, significant_area_mm2=0.25)["area"]["by_size"]
+    assert [(c["min_mm2"], c["max_mm2"], c["scored"]) for c in classes] == [
+        (0.25, 1.0, 2), (1.0, 4.0, 1), (4.0, 16.0, 0), (16.0, None, 1)]
+    assert classes[0]["share_within_tol"] == 0.5 and classes[0]["error_p50"] == pytest.approx(-0.2)
+    assert classes[1]["share_within_tol"] == 0.0 and classes[1]["error_p50"] is None
+    assert classes[2]["share_within_tol"] == 1.0 and classes[3]["error_p50"] == pytest.approx(0.05)
+    assert "by_size" not in score_records(found, truth, significant_area_mm2=0.0)["area"]
