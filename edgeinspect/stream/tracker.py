@@ -154,6 +154,7 @@ class DefectTracker:
                     np.minimum.reduceat(ys, starts).tolist(), np.maximum.reduceat(xs, starts).tolist(),
                     np.maximum.reduceat(ys, starts).tolist())
         blobs: list[Blob] = []
+        closed: list[tuple[int, int, int, int, np.ndarray]] = []
         open_top = n
         for label, x0, y0, x_last, y_last in boxes:  # label order: raster order of each group's first pixel
             reaches_end = y_last >= n - 1 - gap  # a pixel of the next line could join it
@@ -163,6 +164,8 @@ class DefectTracker:
             y1, x1 = y_last + 1, x_last + 1
             own = (labels[y0:y1, x0:x1] == label) & mask[y0:y1, x0:x1].astype(bool)
             blobs.append(self._blob(x0, y0, x1 - x0, y1 - y0, own, truncated=reaches_end))
+            closed.append((y0, y1, x0, x1, own))
+        for y0, y1, x0, x1, own in closed:  # erased after all: a halo never takes a neighbour's pixels
             mask[y0:y1, x0:x1][own] = 0
         self._trim(open_top)
         return blobs

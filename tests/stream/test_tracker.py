@@ -214,3 +214,15 @@ def test_halo_is_the_same_whichever_way_the_web_is_cut_into_strips():
 def test_halo_wider_than_the_context_is_refused():
     with pytest.raises(ValueError, match="halo_px"):
         DefectTracker(context_px=4, halo_px=5)
+
+
+def test_two_defects_closed_together_do_not_share_halo_pixels():
+    prob = np.zeros((40, 40), np.float32)
+    prob[10:14, 10:14] = 0.9          # first defect (closed first: raster order)
+    prob[10:14, 17:21] = 0.9          # second, 3 px to the right: halos of 4 px reach each other
+    prob[10:14, 14:17] = 0.1          # the gap between them, below the threshold
+    tracker = DefectTracker(threshold=0.5, merge_gap_px=0, halo_px=4)
+    left, right = tracker.push(ProbStrip(first_line=0, prob=prob)) + tracker.flush()
+    # neither halo counts the other's 16 pixels (0.9 each); both count the 0.1 gap between them
+    assert float(left.halo_prob.sum()) == pytest.approx(16 * 0.9 + 12 * 0.1)
+    assert float(right.halo_prob.sum()) == pytest.approx(16 * 0.9 + 12 * 0.1)
