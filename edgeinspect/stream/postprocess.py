@@ -9,8 +9,10 @@ begins), :meth:`~PostProcessor.add_lines` (image lines of a frame), :meth:`~Post
 
 :class:`PostThread` runs one PostProcessor in a thread of its own behind a bounded FIFO, so the
 main thread goes back to tiling and inference while the previous batch is stitched, tracked and
-written: the engines release the GIL while they compute, and on two cores the post-processing
-then uses the time the main thread would otherwise spend on it between engine calls. The calls
+written: the engines release the GIL while they compute. Where a core is free while the engine
+computes (a GPU engine, or more cores than engine threads) the post-processing runs beside it; with
+a CPU engine using every core it competes with the engine instead (on 2 cores measured a wash:
+README, "bench"). The calls
 are executed in the order they were submitted, so records, ids and files are the same as
 in-thread. A full FIFO makes the submitter wait (nothing is dropped after the engine); an
 exception in the thread is raised again in the submitter by its next call or by
