@@ -200,10 +200,14 @@ class SyntheticWeb:
         self._lock = threading.Lock()
         self._candidates_cache: OrderedDict[int, list[_Placed]] = OrderedDict()
         self._kept_cache: OrderedDict[int, list[_Placed]] = OrderedDict()
+        # The truth of every block seen so far, kept for the web's lifetime (a few records per block,
+        # no pixels): ``defects`` over lines already rendered then costs no re-drawing once the
+        # pixel caches above have moved on (a run's truth.jsonl at its end).
+        self._truth_cache: dict[int, list[DefectTruth]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for key in ("_structure_rows", "_lock", "_candidates_cache", "_kept_cache"):
+        for key in ("_structure_rows", "_lock", "_candidates_cache", "_kept_cache", "_truth_cache"):
             del state[key]
         return state
 
@@ -298,15 +302,24 @@ class SyntheticWeb:
             self._kept_cache[block] = kept
             while len(self._kept_cache) > _CACHE_BLOCKS:
                 self._kept_cache.popitem(last=False)
+            self._truth_cache[block] = [d.truth for d in kept]
         return kept
+
+    def _block_truth(self, block: int) -> list[DefectTruth]:
+        """The truth of one block's kept defects (from the truth cache, else drawn once)."""
+        with self._lock:
+            truths = self._truth_cache.get(block)
+        return truths if truths is not None else [d.truth for d in self._kept(block)]
+
+    def _blocks_reaching(self, first_line: int, stop_line: int) -> range:
+        """Blocks whose defects may touch lines ``[first_line, stop_line)`` (none on a defect-free web)."""
+        if self._per_block == 0.0:
+            return range(0)
+        return range(max(0, first_line // BLOCK_LINES - _REACH_BLOCKS), (stop_line - 1) // BLOCK_LINES + 1)
 
     def _placed_in(self, first_line: int, stop_line: int) -> list[_Placed]:
         """Kept defects with at least one line in ``[first_line, stop_line)``, by id."""
-        if self._per_block == 0.0:
-            return []
-        low = max(0, first_line // BLOCK_LINES - _REACH_BLOCKS)
-        high = (stop_line - 1) // BLOCK_LINES
-        return [d for b in range(low, high + 1) for d in self._kept(b)
+        return [d for b in self._blocks_reaching(first_line, stop_line) for d in self._kept(b)
                 if d.truth.bbox[1] < stop_line and d.truth.bbox[3] > first_line]
 
     def defects(self, first_line: int, stop_line: int) -> list[DefectTruth]:
@@ -320,7 +333,8 @@ class SyntheticWeb:
             ``DefectTruth`` records; bbox and area_px cover the whole defect, also outside the range.
         """
         first_line, stop_line = self._check_range(first_line, stop_line)
-        return [d.truth for d in self._placed_in(first_line, stop_line)]
+        return [t for b in self._blocks_reaching(first_line, stop_line) for t in self._block_truth(b)
+                if t.bbox[1] < stop_line and t.bbox[3] > first_line]
 
     # ------------------------------------------------------------------ pixels
     def _check_range(self, first_line: int, stop_line: int) -> tuple[int, int]:

@@ -100,6 +100,20 @@ def test_defects_lists_every_defect_touching_the_range_with_its_full_extent():
         assert (x0, a + y0, x1, b + y0) == truth.bbox
 
 
+def test_truth_of_a_long_streamed_stretch_is_that_of_a_fresh_web():
+    # a run asks for the truth of everything it streamed at its end, long after the defect caches
+    # (48 blocks) have moved on: it must be the same truth as a web that rendered nothing
+    streamed = SyntheticWeb(96, texture="steel", seed=3, defects_per_mpx=DENSE)
+    stop = 60 * BLOCK_LINES
+    for first in range(0, stop, 256):
+        streamed.render(first, 256)
+    truth = streamed.defects(0, stop)
+    fresh = SyntheticWeb(96, texture="steel", seed=3, defects_per_mpx=DENSE).defects(0, stop)
+    assert len(truth) > 100
+    assert [(d.id, d.kind, d.bbox, d.area_px) for d in truth] == [(d.id, d.kind, d.bbox, d.area_px) for d in fresh]
+    assert streamed.defects(5000, 5600) == [d for d in truth if d.bbox[1] < 5600 and d.bbox[3] > 5000]
+
+
 def test_defects_never_touch_and_each_is_one_region():
     web = SyntheticWeb(128, texture="steel", seed=8, defects_per_mpx=120.0)
     stop = 5 * BLOCK_LINES
