@@ -136,17 +136,24 @@ class DefectTracker:
     def _close(self, *, final: bool) -> list[Blob]:
         mask = self._mask
         n = mask.shape[0]
-        if not mask.any():
+        points = cv2.findNonZero(mask)  # (k, 1, 2) int32 [x, y], faster than np.nonzero; None: empty
+        if points is None:
             self._trim(n)
             return []
+        points = points.reshape(-1, 2)
+        xs, ys = points[:, 0], points[:, 1]
         gap = self.merge_gap_px
         wait = max(gap, self.halo_px)  # lines a defect's neighbourhood reaches below its last pixel
-        grouping = mask if gap == 0 else cv2.dilate(mask, self._kernel, anchor=(0, 0))
-        _, labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
-        # boxes of each group's own (undilated) pixels: every group holds at least one
-        points = cv2.findNonZero(mask).reshape(-1, 2)  # (k, 2) int32 [x, y], faster than np.nonzero
-        xs, ys = points[:, 0], points[:, 1]
-        owner = labels[ys, xs]
+        # Group inside the window holding every mask pixel, widened by the gap towards the top and
+        # left (where the corner-anchored dilation reaches): outside it the dilated mask is empty, so
+        # the groups are those of the whole band, for a fraction of its area. Its corner is on even
+        # coordinates: OpenCV labels 8-connected groups 2x2 pixels at a time, so the labels' order
+        # (the records' emission order) is that of the whole band too.
+        wy0, wx0 = (max(0, int(v.min()) - gap) & ~1 for v in (ys, xs))
+        window = mask[wy0:int(ys.max()) + 1, wx0:int(xs.max()) + 1]
+        grouping = window if gap == 0 else cv2.dilate(window, self._kernel, anchor=(0, 0))
+        _, window_labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
+        owner = window_labels[ys - wy0, xs - wx0]
         order = np.argsort(owner, kind="stable")
         owner, ys, xs = owner[order], ys[order], xs[order]
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
@@ -162,7 +169,7 @@ class DefectTracker:
                 open_top = min(open_top, y0)
                 continue
             y1, x1 = y_last + 1, x_last + 1
-            own = (labels[y0:y1, x0:x1] == label) & mask[y0:y1, x0:x1].astype(bool)
+            own = (window_labels[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0] == label) & mask[y0:y1, x0:x1].astype(bool)
             blobs.append(self._blob(x0, y0, x1 - x0, y1 - y0, own, truncated=reaches_end))
             closed.append((y0, y1, x0, x1, own))
         for y0, y1, x0, x1, own in closed:  # erased after all: a halo never takes a neighbour's pixels

@@ -154,6 +154,33 @@ def test_fragments_split_by_a_strip_boundary_are_merged_and_closed_once():
     assert not any(b.truncated for _, b in emitted)
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("gap", [0, 2, 3])
+def test_groups_boxes_and_order_are_those_of_labelling_the_whole_band(seed, gap):
+    # The tracker labels only the window holding mask pixels; the reference labels the whole band:
+    # same groups, same boxes and pixel counts, emitted in the reference's label order. Specks sit at
+    # odd rows and columns, on the band's edges and clustered away from its corner.
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = 157, 301
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(40):
+        y, x = int(rng.integers(37, height)), int(rng.integers(51, width))
+        mask[y:y + int(rng.integers(1, 4)), x:x + int(rng.integers(1, 5))] = 1
+    mask[height - 1, width - 3:] = 1
+    grouping = mask if gap == 0 else cv2.dilate(mask, np.ones((gap + 1, gap + 1), np.uint8), anchor=(0, 0))
+    count, labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
+    expected = []
+    for label in range(1, count):
+        ys, xs = np.nonzero((labels == label) & (mask > 0))
+        expected.append(((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), int(ys.size)))
+    tracker = DefectTracker(threshold=0.5, context_px=4, merge_gap_px=gap)
+    blobs = tracker.push(ProbStrip(first_line=0, prob=mask.astype(np.float32)))
+    blobs += tracker.flush()
+    assert [(b.bbox_px, b.area_px) for b in blobs] == expected
+
+
 def test_merge_gap_zero_is_plain_eight_connectivity():
     prob = np.zeros((20, 20), np.float32)
     prob[5, 5] = prob[6, 6] = prob[5, 7] = 0.9  # (6, 6) touches both diagonally: one component
