@@ -24,6 +24,7 @@ Run YAML keys (all optional)::
     queue_size: 8                   # frames between acquisition and inference
     mask_png_every_lines: 0         # write mask PNGs every N lines (0 = off)
     overlays: true                  # one overlay PNG per defect
+    overlay_policy: auto            # writer behind: auto | wait (offline: every overlay) | skip (live: counted)
     context_px: 16                  # overlay margin around a defect, px
     max_band_lines: 8192            # longest defect tracked in one piece, lines
     merge_gap_px: 2                 # mask pixels this many background px apart (or closer) are one defect
@@ -204,6 +205,10 @@ class RunConfig:
         queue_size: frames the acquisition→inference queue holds.
         mask_png_every_lines: write mask PNGs every this many lines; 0 = off.
         overlays: write one overlay PNG per defect.
+        overlay_policy: what happens when the overlay writer falls behind: ``"wait"`` for it (every
+            overlay is written), ``"skip"`` the overlay and count it (``overlays_skipped``; the record is
+            always written), or ``"auto"``: wait on a source without a real-time clock (unpaced sim
+            or replay: an offline run), skip on a live one (a camera, or sim/replay at a line rate).
         context_px: margin around a defect in its overlay, px.
         max_band_lines: longest defect tracked in one piece, lines.
         merge_gap_px: widest gap of background pixels (px, along a row, column or diagonal) still
@@ -237,6 +242,7 @@ class RunConfig:
     queue_size: int = 8
     mask_png_every_lines: int = 0
     overlays: bool = True
+    overlay_policy: str = "auto"
     context_px: int = 16
     max_band_lines: int = 8192
     merge_gap_px: int = 2
@@ -253,12 +259,15 @@ class RunConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+#: Values of ``overlay_policy``.
+OVERLAY_POLICIES = ("auto", "wait", "skip")
+
 #: Largest ``merge_gap_px`` accepted, px: wider gaps join distinct defects (and dilate the band a lot).
 MAX_MERGE_GAP_PX = 64
 
 RUN_KEYS = (
     "camera", "camera_config", "calib", "engine", "out", "lines", "duration_s", "overlap_px", "scale",
-    "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "context_px",
+    "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "overlay_policy", "context_px",
     "max_band_lines", "merge_gap_px", "area_from", "engine_threads", "post_thread", "cascade", "cascade_threshold", "source_options",
 )
 
@@ -296,6 +305,7 @@ def load_run_config(path: Path) -> RunConfig:
         mask_png_every_lines=get_number(data, "mask_png_every_lines", path, minimum=0, integer=True,
                                         default=base.mask_png_every_lines),
         overlays=get_bool(data, "overlays", path, default=base.overlays),
+        overlay_policy=get_choice(data, "overlay_policy", path, choices=OVERLAY_POLICIES, default=base.overlay_policy),
         context_px=get_number(data, "context_px", path, minimum=0, integer=True, default=base.context_px),
         max_band_lines=get_number(data, "max_band_lines", path, minimum=64, integer=True,
                                   default=base.max_band_lines),

@@ -72,6 +72,7 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("merge_gap_px: 65\n", "key 'merge_gap_px' must be <= 64, got 65"),
     ("area_from: pixels\n", "key 'area_from' must be one of probability, mask, got 'pixels'"),
     ("post_thread: 1\n", "key 'post_thread' must be true or false"),
+    ("overlay_policy: always\n", "key 'overlay_policy' must be one of auto, wait, skip, got 'always'"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
 ])
 def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message):
@@ -93,6 +94,11 @@ def test_area_from_and_post_thread_are_read_with_their_defaults(tmp_path):
     assert (RunConfig().area_from, RunConfig().post_thread) == ("probability", True)
     config = load_run_config(write(tmp_path, "area_from: mask\npost_thread: false\n"))
     assert (config.area_from, config.post_thread) == ("mask", False)
+
+
+def test_overlay_policy_is_read_with_its_default(tmp_path):
+    assert RunConfig().overlay_policy == "auto"
+    assert load_run_config(write(tmp_path, "overlay_policy: skip\n")).overlay_policy == "skip"
 
 
 def test_missing_run_config_names_the_file(tmp_path):

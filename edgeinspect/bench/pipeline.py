@@ -4,7 +4,8 @@
 ``edgeinspect run`` runs) on the synthetic web (``sim`` source at the given width, no pacing: the
 source waits for room in the queue, so nothing is dropped and the pipeline runs as fast as it can),
 with the run's defaults for everything bench does not set (overlays on, the synthetic web's calibration), into a
-temporary folder deleted afterwards.
+temporary folder deleted afterwards. Overlays the writer thread is behind on are skipped (and counted), as
+on a camera (``overlay_policy: skip``): an unpaced ``run`` would wait for them instead.
 
 The web's frames are **pre-rendered** before the clock starts (``SimSource(prerender_lines=...)``,
 up to :data:`MAX_PRERENDER_BYTES`): a real camera's frames arrive by DMA and cost the host one
@@ -179,7 +180,7 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
             camera=f"sim:{texture}", out=Path(tmp) / "run", duration_s=float(duration_s),
             lines=None if lines is None else max(1, int(lines)), overlap_px=int(overlap_px),
             scale=float(scale), batch_size=int(batch_size), source_options={"width": int(width_px), "seed": seed},
-            post_thread=bool(post_thread),
+            post_thread=bool(post_thread), overlay_policy="skip",  # as on a camera: inspection first
         )
         summary = run_inspection(config, engine=counted, source=source, progress=progress, handle_signals=False)
     wall = float(summary.wall_time_s)

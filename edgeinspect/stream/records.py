@@ -277,11 +277,13 @@ class RunSummary:
         area_from: how areas were estimated (``"probability"`` or ``"mask"``, :mod:`edgeinspect.stream.area`).
         queue_policy: ``"drop"`` (live source: a full queue drops frames) or ``"block"`` (unpaced
             sim/replay: acquisition waits for room).
+        overlay_policy: ``"skip"`` (overlays the writer is behind on are skipped and counted) or
+            ``"wait"`` (every overlay is written), as resolved from the run's ``overlay_policy``.
         started_at: ISO 8601 local time.
         source_stats: what the source itself counted (``acquire.SourceStats``): frames and lines
             lost before they reached the queue (frame-ID gaps, reconnect gaps), reconnects, timeouts.
         overlays_skipped: overlay PNGs not written because the overlay writer was behind
-            (records are never skipped).
+            (``overlay_policy`` ``"skip"``; records are never skipped).
         cascade: with the cascade on, ``threshold``, ``tiles`` (seen by the DLM), ``skipped``
             (never segmented) and ``skipped_share``; None when off.
     """
@@ -318,6 +320,7 @@ class RunSummary:
     area_from: str = "mask"
     queue_size: int = 0
     queue_policy: str = "drop"
+    overlay_policy: str = "skip"
     source_stats: dict[str, int] = field(default_factory=dict)
     overlays_skipped: int = 0
     cascade: dict[str, float] | None = None

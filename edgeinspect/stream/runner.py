@@ -17,7 +17,9 @@ logged (a rate-limited warning). The one exception is a source without a real-ti
 or replay with no line rate: "as fast as possible"), which waits for room instead
 (``queue_policy`` in ``summary.json``). Dropped frames leave a gap in the web: the pipeline ends
 its segment there (tiles, stitching and tracking restart after the gap) and the truth of those
-lines is not scored.
+lines is not scored. Overlay PNGs follow the same rule (``overlay_policy: auto``): a live run skips
+(and counts) the overlays its writer thread is behind on, an offline run waits for the writer, so
+every record has its overlay (``overlay_policy`` in ``summary.json``).
 
 One ``contextlib.ExitStack`` owns every resource; on the way out (normal end, limit reached,
 SIGINT/SIGTERM or an error) it stops and joins the acquisition thread, waits for the post thread
@@ -349,7 +351,8 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         queue_size = min(config.queue_size, UNPACED_QUEUE_SIZE) if block else config.queue_size
         acquisition = AcquisitionThread(source_obj, DropQueue(queue_size), stop=stop, lines=config.lines,
                                         duration_s=config.duration_s, block=block)
-        sinks = DefectSinks(out, overlays=config.overlays)
+        wait_for_overlays = config.overlay_policy == "wait" or (config.overlay_policy == "auto" and block)
+        sinks = DefectSinks(out, overlays=config.overlays, wait_for_overlays=wait_for_overlays)
         pred_masks = truth_masks = None
         if config.mask_png_every_lines:
             pred_masks = MaskWriter(out / "masks" / "pred", config.mask_png_every_lines)
@@ -472,6 +475,7 @@ class _SummaryWriter:
             area_from=p.area.area_from,
             queue_size=q.maxsize,
             queue_policy="block" if a.block else "drop",
+            overlay_policy="wait" if p.sinks.wait_for_overlays else "skip",
             started_at=self.started_at,
             source_stats=_source_stats(a.source),
             overlays_skipped=p.sinks.overlays_skipped,

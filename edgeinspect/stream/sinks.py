@@ -24,7 +24,7 @@ import csv
 import json
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import cv2
@@ -131,17 +131,20 @@ class DefectSinks:
     Records are written and flushed on the caller's thread (the runner flushes once per batch of
     records closed by the same strip: they are on disk before the next strip is inspected). Overlay PNGs (encoding costs ~1 ms
     each) are written by one background thread at the lowest CPU priority (nice 19) so neither a
-    burst of defects nor the encoding slows inspection;
-    when more than ``overlay_backlog`` wait, an overlay is skipped and counted in
-    ``overlays_skipped`` (the record itself is never skipped).
+    burst of defects nor the encoding slows inspection. When ``overlay_backlog`` overlays wait for
+    that thread, the next one is skipped and counted in ``overlays_skipped`` (a live line: the record
+    itself is never skipped) or, with ``wait_for_overlays``, the writer waits for the thread (an
+    offline run, which has no line to keep up with: every overlay is written).
 
     Args:
         out_dir: the run folder (created).
         overlays: write ``overlays/defect_<id>.png`` per defect.
         overlay_backlog: overlays allowed to wait for the writer thread.
+        wait_for_overlays: when the backlog is full, wait for the writer instead of skipping.
     """
 
-    def __init__(self, out_dir: Path, *, overlays: bool = True, overlay_backlog: int = OVERLAY_BACKLOG) -> None:
+    def __init__(self, out_dir: Path, *, overlays: bool = True, overlay_backlog: int = OVERLAY_BACKLOG,
+                 wait_for_overlays: bool = False) -> None:
         self.out_dir = _mkdir(Path(out_dir))
         self.jsonl_path = self.out_dir / "defects.jsonl"
         self.csv_path = self.out_dir / "defects.csv"
@@ -155,6 +158,7 @@ class DefectSinks:
         self.rejects = 0
         self.overlays_skipped = 0
         self._overlay_backlog = overlay_backlog
+        self.wait_for_overlays = bool(wait_for_overlays)
         self._pending: list[tuple[Future, int]] = []  # overlay jobs and their overlay counts
         self._batch: list[tuple[Path, Blob]] = []  # overlays written since the last flush
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlays",
@@ -173,25 +177,45 @@ class DefectSinks:
         self._jsonl.write(json.dumps(defect.to_json()) + "\n")
         self._csv.writerow(defect_csv_row(defect))
         if self._writer is not None and blob is not None:
-            waiting = sum(n for f, n in self._pending if not f.done()) + len(self._batch)
-            if waiting >= self._overlay_backlog:
-                self.overlays_skipped += 1
-            else:
+            if self._room_for_overlay():
                 self._batch.append((self.overlay_dir / f"defect_{defect.id:06d}.png", blob))
+            else:
+                self.overlays_skipped += 1
         if flush:
             self.flush()
         self.count += 1
         self.rejects += defect.verdict == "reject"
 
-    def flush(self) -> None:
-        """Flush ``defects.jsonl`` and ``defects.csv`` (the records written so far are on disk) and hand
-        the overlays written since the last flush to the writer thread (one job: one wake-up)."""
-        self._jsonl.flush()
-        self._csv_file.flush()
+    def _overlays_waiting(self) -> int:
+        return sum(n for f, n in self._pending if not f.done()) + len(self._batch)
+
+    def _room_for_overlay(self) -> bool:
+        """True when one more overlay may wait for the writer (after waiting for room, with ``wait_for_overlays``)."""
+        if self._overlays_waiting() < self._overlay_backlog:
+            return True
+        if not self.wait_for_overlays:
+            return False
+        self._submit_overlays()
+        while self._overlays_waiting() >= self._overlay_backlog:
+            running = [f for f, _ in self._pending if not f.done()]
+            if not running:
+                break
+            wait(running, return_when=FIRST_COMPLETED)
+        return True
+
+    def _submit_overlays(self) -> None:
+        """Hand the overlays written since the last call to the writer thread (one job: one wake-up)."""
         if self._batch:
             self._pending = [(f, n) for f, n in self._pending if not f.done() or f.exception() is not None]
             self._pending.append((self._writer.submit(_write_overlays, self._batch), len(self._batch)))
             self._batch = []
+
+    def flush(self) -> None:
+        """Flush ``defects.jsonl`` and ``defects.csv`` (the records written so far are on disk) and hand
+        the overlays written since the last flush to the writer thread."""
+        self._jsonl.flush()
+        self._csv_file.flush()
+        self._submit_overlays()
 
     def close(self) -> None:
         """Finish the overlays, close both files (idempotent); an overlay that failed is raised here."""

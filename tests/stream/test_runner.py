@@ -114,6 +114,9 @@ def test_sim_run_writes_records_truth_and_summary(tmp_path, dark_onnx):
     progress = []
     summary = run_inspection(config, progress=progress.append)
     assert summary.stop_reason == "lines" and summary.queue_policy == "block"
+    # an offline run (no line rate) waits for the overlay writer: one overlay per record, none skipped
+    assert summary.overlay_policy == "wait" and summary.overlays_skipped == 0
+    assert len(list((out / "overlays").iterdir())) == summary.defects
     assert (summary.lines, summary.lines_inspected, summary.lines_dropped) == (1000, 1000, 0)
     assert summary.frames == 8 and summary.width_px == 256  # 7 frames of 128 + one cut to 104 lines
     # the source's own counters travel with the run: nothing lost before the queue
@@ -197,7 +200,7 @@ def test_engine_slower_than_the_line_rate_gives_counted_drops(tmp_path, identity
     source = open_source("sim", width=256, lines_per_frame=64, line_rate_hz=40_000)
     config = RunConfig(out=out, lines=3200, queue_size=2, batch_size=16, overlays=False)
     summary = run_inspection(config, engine=ThrottledEngineDouble(identity_engine, 0.025), source=source)
-    assert summary.queue_policy == "drop"
+    assert summary.queue_policy == "drop" and summary.overlay_policy == "skip"
     assert summary.frames_dropped > 0 and summary.lines_dropped == 64 * summary.frames_dropped
     assert summary.lines == 3200 == summary.lines_inspected + summary.lines_dropped
     assert summary.frames == summary.frames_inspected + summary.frames_dropped

@@ -7,6 +7,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from edgeinspect.stream.records import DEFECT_CSV_COLUMNS, Blob, Defect
 from edgeinspect.stream.sinks import DefectSinks, MaskWriter, overlay_image
@@ -62,6 +63,16 @@ def test_overlays_behind_are_skipped_and_counted_records_never(tmp_path):
     sinks.close()
     assert sinks.count == 3 and len((tmp_path / "defects.jsonl").read_text().splitlines()) == 3
     assert sinks.overlays_skipped == 3 and not any((tmp_path / "overlays").iterdir())
+
+
+@pytest.mark.parametrize("backlog", [0, 1])
+def test_an_offline_run_waits_for_the_overlay_writer_and_skips_none(tmp_path, backlog):
+    # with a backlog of 0 the writer is always "behind": wait_for_overlays waits instead of skipping
+    with DefectSinks(tmp_path, overlays=True, overlay_backlog=backlog, wait_for_overlays=True) as sinks:
+        for i in range(1, 7):
+            sinks.write(make_defect(i), make_blob(i), flush=i % 3 == 0)  # also inside a batch of 3
+    assert sinks.count == 6 and sinks.overlays_skipped == 0
+    assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == [f"defect_{i:06d}.png" for i in range(1, 7)]
 
 
 def test_overlay_draws_the_contour_in_red():
