@@ -105,7 +105,7 @@ class PipelineSettings:
     overlap_px: int = 32
     scale: float = 1.0
     batch_size: int = 4
-    threshold: float = 0.2
+    threshold: float = 0.3
     context_px: int = 16
     max_band_lines: int = 8192
     merge_gap_px: int = DEFAULT_MERGE_GAP_PX
