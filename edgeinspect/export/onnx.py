@@ -20,6 +20,10 @@ The ONNX carries ``metadata_props``: ``edgeinspect.arch``, ``edgeinspect.kwargs`
 ``edgeinspect.tile_hw`` (``"H,W"``), ``edgeinspect.op_form``, ``edgeinspect.outputs``,
 ``edgeinspect.version`` — what ``edgeinspect build`` needs to build from a bare ``.onnx``.
 
+Subnormal weights (magnitude below 1.2e-38, left by weight decay) are written as 0
+(:func:`flush_subnormal_weights`): x86 cores compute with them up to 100x slower, and no output
+changes.
+
 Example:
     >>> model, info = load_checkpoint("runs/lite/best.pt")
     >>> export_onnx(model, Path("lite.onnx"), op_form=OpForm.STANDARD, tile_hw=(256, 256))
@@ -158,10 +162,34 @@ def export_onnx(
     proto.producer_name = "edgeinspect"
     proto.producer_version = __version__
     proto.doc_string = f"edgeinspect {network['arch']} {op_form.value}-op form, tile {tile_hw[0]}x{tile_hw[1]}"
+    flush_subnormal_weights(proto)
     onnx.checker.check_model(proto)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(proto, str(path))
     return path
+
+
+def flush_subnormal_weights(proto: Any) -> int:
+    """Set the subnormal values of every float initializer of ``proto`` (an ``onnx.ModelProto``) to 0.
+
+    Returns:
+        How many values were flushed (0: the model is left as it was).
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    flushed = 0
+    for index, initializer in enumerate(proto.graph.initializer):
+        array = numpy_helper.to_array(initializer)
+        if array.dtype.kind != "f":
+            continue
+        subnormal = (array != 0) & (np.abs(array) < np.finfo(array.dtype).tiny)
+        count = int(np.count_nonzero(subnormal))
+        if count:
+            array = np.where(subnormal, np.zeros((), array.dtype), array)
+            proto.graph.initializer[index].CopyFrom(numpy_helper.from_array(array, initializer.name))
+            flushed += count
+    return flushed
 
 
 def export_checkpoint(

@@ -117,6 +117,37 @@ def test_raw_onnx_loads_as_an_onnxruntime_engine_without_manifest(bright_onnx: P
     np.testing.assert_allclose(out["prob"], bright_net_numpy(images), atol=1e-5)
 
 
+def test_onnxruntime_engine_computes_subnormals_as_zero(tmp_path: Path) -> None:
+    # prob = image * 1e-40 (a subnormal weight): a plain session returns the subnormal 1e-40, our engine
+    # 0 (x86 runs subnormal arithmetic up to 100x slower: a model with 10k such weights ran 10x slower).
+    # ORT applies the flag to the calling thread for the first session of a process only, as in
+    # `edgeinspect run` (the engine is its first session): each case runs in a fresh process.
+    import subprocess
+    import sys
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.full((1,), 1e-40, np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["image", "w"], ["prob"])], "subnormal",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 1, 8, 8])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["batch", 1, 8, 8])], [weight])
+    path = tmp_path / "subnormal.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    ones = "np.ones((1, 1, 8, 8), np.float32)"
+    cases = {
+        "plain": f"import onnxruntime as ort; s = ort.InferenceSession({str(path)!r}, providers=['CPUExecutionProvider']);"
+                 f" print(s.run(['prob'], {{'image': {ones}}})[0].max())",
+        "engine": f"from edgeinspect import backends; e = backends.load({str(path)!r}).open();"
+                  f" print(e.infer({ones})['prob'].max()); e.close()",
+    }
+    out = {name: subprocess.run([sys.executable, "-c", "import numpy as np; " + code], capture_output=True,
+                                text=True, check=True).stdout.split()[-1] for name, code in cases.items()}
+    assert float(out["plain"]) == pytest.approx(1e-40, rel=1e-3)  # subnormal, not flushed
+    assert float(out["engine"]) == 0.0
+
+
 def test_restart_uses_the_saved_optimised_graph(built_engines: dict[str, Path]) -> None:
     folder = built_engines["onnxruntime-int8"]
     assert (folder / "model.ort-optimized.onnx").is_file()
