@@ -76,6 +76,7 @@ _JITTER_PERIOD = 4093                   # lines (prime)
 _NOISE_ROWS = 257                       # rows of the shot-noise table
 _SHOT_NOISE = 0.25                      # σ = _SHOT_NOISE·√value, 8-bit grey levels
 _CACHE_BLOCKS = 48
+_TRUTH_CACHE_BLOCKS = 65536                # truth records kept: 16.7 M lines (~160 MB at 2048 px)
 _CHUNK_LINES = 64                       # lines rendered at a time (cache-sized temporaries)
 _TAG_TEXTURE, _TAG_ARTEFACTS, _TAG_DEFECTS, _TAG_NOISE = 0x7E47, 0xA27E, 0xDEFE, 0x5407
 
@@ -200,10 +201,10 @@ class SyntheticWeb:
         self._lock = threading.Lock()
         self._candidates_cache: OrderedDict[int, list[_Placed]] = OrderedDict()
         self._kept_cache: OrderedDict[int, list[_Placed]] = OrderedDict()
-        # The truth of every block seen so far, kept for the web's lifetime (a few records per block,
-        # no pixels): ``defects`` over lines already rendered then costs no re-drawing once the
-        # pixel caches above have moved on (a run's truth.jsonl at its end).
-        self._truth_cache: dict[int, list[DefectTruth]] = {}
+        # The truth of the last _TRUTH_CACHE_BLOCKS blocks seen (a few records per block, no pixels):
+        # ``defects`` over lines already rendered then costs no re-drawing once the pixel caches
+        # above have moved on (a run's truth.jsonl at its end); older blocks are drawn again.
+        self._truth_cache: OrderedDict[int, list[DefectTruth]] = OrderedDict()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -303,6 +304,8 @@ class SyntheticWeb:
             while len(self._kept_cache) > _CACHE_BLOCKS:
                 self._kept_cache.popitem(last=False)
             self._truth_cache[block] = [d.truth for d in kept]
+            while len(self._truth_cache) > _TRUTH_CACHE_BLOCKS:
+                self._truth_cache.popitem(last=False)
         return kept
 
     def _block_truth(self, block: int) -> list[DefectTruth]:

@@ -114,6 +114,18 @@ def test_truth_of_a_long_streamed_stretch_is_that_of_a_fresh_web():
     assert streamed.defects(5000, 5600) == [d for d in truth if d.bbox[1] < 5600 and d.bbox[3] > 5000]
 
 
+def test_the_truth_cache_is_bounded_and_older_truth_is_drawn_again(monkeypatch):
+    import edgeinspect.data.synth as synth
+
+    monkeypatch.setattr(synth, "_TRUTH_CACHE_BLOCKS", 5)
+    streamed = SyntheticWeb(96, seed=3, defects_per_mpx=DENSE)
+    for first in range(0, 40 * BLOCK_LINES, 256):
+        streamed.render(first, 256)
+    assert len(streamed._truth_cache) == 5
+    fresh = SyntheticWeb(96, seed=3, defects_per_mpx=DENSE)
+    assert streamed.defects(0, 40 * BLOCK_LINES) == fresh.defects(0, 40 * BLOCK_LINES)
+
+
 def test_defects_never_touch_and_each_is_one_region():
     web = SyntheticWeb(128, texture="steel", seed=8, defects_per_mpx=120.0)
     stop = 5 * BLOCK_LINES
