@@ -170,7 +170,10 @@ def export_onnx(
 
 
 def flush_subnormal_weights(proto: Any) -> int:
-    """Set the subnormal values of every float initializer of ``proto`` (an ``onnx.ModelProto``) to 0.
+    """Set the subnormal values of every float32 initializer of ``proto`` (an ``onnx.ModelProto``) to 0.
+
+    Float32 only: its subnormals (< 1.2e-38) are what x86 cores compute slowly; a float16 weight below
+    6.1e-5 is an ordinary value at that precision and is kept.
 
     Returns:
         How many values were flushed (0: the model is left as it was).
@@ -181,7 +184,7 @@ def flush_subnormal_weights(proto: Any) -> int:
     flushed = 0
     for index, initializer in enumerate(proto.graph.initializer):
         array = numpy_helper.to_array(initializer)
-        if array.dtype.kind != "f":
+        if array.dtype != np.float32:
             continue
         subnormal = (array != 0) & (np.abs(array) < np.finfo(array.dtype).tiny)
         count = int(np.count_nonzero(subnormal))
