@@ -170,26 +170,23 @@ def export_onnx(
 
 
 def flush_subnormal_weights(proto: Any) -> int:
-    """Set the subnormal values of every float32 initializer of ``proto`` (an ``onnx.ModelProto``) to 0.
-
-    Float32 only: its subnormals (< 1.2e-38) are what x86 cores compute slowly; a float16 weight below
-    6.1e-5 is an ordinary value at that precision and is kept.
+    """Set the subnormal values of every float32 initializer of ``proto`` (an ``onnx.ModelProto``) to 0
+    (:func:`edgeinspect.numerics.flush_subnormal`).
 
     Returns:
         How many values were flushed (0: the model is left as it was).
     """
-    import numpy as np
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
+
+    from edgeinspect.numerics import flush_subnormal
 
     flushed = 0
     for index, initializer in enumerate(proto.graph.initializer):
-        array = numpy_helper.to_array(initializer)
-        if array.dtype != np.float32:
+        if initializer.data_type != TensorProto.FLOAT:
             continue
-        subnormal = (array != 0) & (np.abs(array) < np.finfo(array.dtype).tiny)
-        count = int(np.count_nonzero(subnormal))
+        array = numpy_helper.to_array(initializer).copy()
+        count = flush_subnormal(array)
         if count:
-            array = np.where(subnormal, np.zeros((), array.dtype), array)
             proto.graph.initializer[index].CopyFrom(numpy_helper.from_array(array, initializer.name))
             flushed += count
     return flushed
