@@ -209,10 +209,10 @@ class DefectTracker:
         hx1, hy1 = min(width, x0 + w + r), min(n, y0 + h + r)
         seed = np.zeros((hy1 - hy0, hx1 - hx0), np.uint8)
         seed[y0 - hy0:y0 - hy0 + h, x0 - hx0:x0 - hx0 + w] = own
-        near = cv2.dilate(seed, self._halo_kernel).astype(bool)
-        near &= (self._mask[hy0:hy1, hx0:hx1] == 0) | seed.astype(bool)  # not another defect's pixel
-        prob = self._prob.crop(self._first + hy0, self._first + hy1, hx0, hx1)
-        return np.where(near, prob, np.float32(0.0)), (hx0, self._first + hy0)
+        near = cv2.dilate(seed, self._halo_kernel)  # uint8 0/1
+        near &= (self._mask[hy0:hy1, hx0:hx1] ^ 1) | seed  # not another defect's pixel
+        prob = self._prob.crop(self._first + hy0, self._first + hy1, hx0, hx1)  # a copy: zeroed in place
+        return np.multiply(prob, near, out=prob), (hx0, self._first + hy0)
 
     def _trim(self, open_top: int) -> None:
         """Drop band rows before ``open_top - context_px`` (all closed components are erased)."""

@@ -208,6 +208,7 @@ _CHECKS: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "loss.omega": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "loss.lambda_img": (lambda v: v >= 0, ">= 0"),
     "loss.lambda_pcm": (lambda v: v >= 0, ">= 0"),
+    "loss.lambda_area": (lambda v: v >= 0, ">= 0"),
     "loss.lambda_seg": (lambda v: v >= 0, ">= 0"),
     "loss.lambda_loc": (lambda v: v >= 0, ">= 0"),
     "loss.lambda_diff": (lambda v: v >= 0, ">= 0"),

@@ -27,6 +27,7 @@ def test_bundled_recipes_hold_the_paper_schedule_and_optimiser():
         assert (recipe.optim.lr, recipe.optim.betas, recipe.optim.weight_decay, recipe.optim.batch) == (
             1e-3, (0.5, 0.999), 1e-4, 16)
         assert (recipe.loss.omega, recipe.loss.lambda_img, recipe.loss.lambda_pcm) == (0.2, 0.8, 0.2)
+        assert recipe.loss.lambda_area == 0.0  # the paper's loss: L_area is an opt-in
         assert recipe.data.split == (3, 1, 1)
         assert recipe.data.input_hw == (256, 256)
 
@@ -47,6 +48,7 @@ def test_saved_recipe_loads_back_identical(tmp_path: Path):
         ("optim:\n  batch: 2.5\n", "optim.batch"),
         ("schedule:\n  epochs_seg: 10\n  p_set: 11\n", "schedule.p_set"),
         ("loss:\n  omega: 1.5\n", "loss.omega"),
+        ("loss:\n  lambda_area: -0.1\n", "loss.lambda_area"),
         ("data:\n  input_hw: [64, 64, 1]\n", "data.input_hw"),
         ("augment:\n  flip_h: maybe\n", "augment.flip_h"),
         ("optim:\n  lrate: 0.1\n", "optim.lrate"),

@@ -12,14 +12,14 @@ A *family* groups the registered models trained the same way. Each has
 The recipe reads the ``schedule`` and ``loss`` sections with the classes of the family of its
 ``model`` key, so every bundled recipe keeps the paper's own vocabulary:
 
-================  ====================  ===================================  ==============================
+================  ====================  ===================================  ==========================================
 family            models                schedule                             loss keys
-================  ====================  ===================================  ==============================
-``lpcnet``        lpcnet, lpcnet-lite   epochs_dlm, epochs_seg, p_set        omega, lambda_img, lambda_pcm
+================  ====================  ===================================  ==========================================
+``lpcnet``        lpcnet, lpcnet-lite   epochs_dlm, epochs_seg, p_set        omega, lambda_img, lambda_pcm, lambda_area
 ``psicnet``       psicnet               epochs_seg, epochs_cls               (none)
 ``lsanet``        lsanet                epochs                               lambda_seg, lambda_loc, ...
 ``anomalyseg``    anomalyseg            epochs                               alpha, gamma, lambda_start/end
-================  ====================  ===================================  ==============================
+================  ====================  ===================================  ==========================================
 
 Example:
     >>> family_of("lpcnet-lite").name
@@ -104,11 +104,15 @@ class LPCNetLoss:
         omega: ω of the compensation map ``M_comp = 1 + ω·Norm[-1,1](Y_loc)``, in [0, 1).
         lambda_img: λ1, weight of ``L_img`` once the PCM is on (before: 1), >= 0.
         lambda_pcm: λ2, weight of ``L_pcm`` once the PCM is on (before: 0), >= 0.
+        lambda_area: weight of ``L_area`` in every stage-2 epoch, >= 0; 0 (default) = the paper's
+            loss. Not in the paper: the relative error of each true defect's halo probability mass
+            against its area (:func:`edgeinspect.train.losses.area_loss`), the area ``run`` reports.
     """
 
     omega: float = 0.2
     lambda_img: float = 0.8
     lambda_pcm: float = 0.2
+    lambda_area: float = 0.0
 
 
 # ------------------------------------------------------------------------------------------ PSIC-Net

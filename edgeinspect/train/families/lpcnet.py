@@ -31,8 +31,8 @@ def stage_loss(
         model: an LPC-Net (``forward_train``, ``pcm``).
         batch: ``image`` ``(N,1,H,W)`` in [0, 255], ``mask`` and ``loc`` ``(N,1,H,W)`` in {0, 1}
             (a :class:`~edgeinspect.train.data.SegmentationSet` batch).
-        stage: ``"dlm"`` → ``L_loc``; ``"seg"`` / ``"seg+pcm"`` → ``weights.img·L_img [+ weights.pcm·L_pcm]``
-            with ``M_comp`` from the DLM run without gradients.
+        stage: ``"dlm"`` → ``L_loc``; ``"seg"`` / ``"seg+pcm"`` → ``weights.img·L_img [+ weights.pcm·L_pcm]
+            [+ weights.area·L_area]`` with ``M_comp`` from the DLM run without gradients.
         weights: stage-2 loss weights (:func:`~edgeinspect.train.losses.loss_weights`); None for ``"dlm"``.
         omega: ω of ``M_comp``.
 
@@ -52,7 +52,11 @@ def stage_loss(
     m_comp = compensation_weights(loc, omega)
     out = model.forward_train(x, pcm=weights.pcm_on, stages=("seg",))
     truth = model.pcm.m_ipc(batch["mask"]) if weights.pcm_on else None
-    total, _ = segmentation_loss(out["seg_logits"], batch["mask"], m_comp, weights, m_ipc=out["m_ipc"], m_ipc_truth=truth)
+    prob = None
+    if weights.area > 0:  # L_area is about the probabilities run measures: the PCM's output
+        prob = out["prob"] if weights.pcm_on else model.pcm(out["prob_isr"])
+    total, _ = segmentation_loss(out["seg_logits"], batch["mask"], m_comp, weights, m_ipc=out["m_ipc"],
+                                 m_ipc_truth=truth, prob=prob)
     out["loc"] = loc
     return total, out
 
