@@ -20,7 +20,8 @@ Run YAML keys (all optional)::
     overlap_px: 32                  # tile overlap (inference grid px)
     scale: 1.0                      # inference grid / source, (0, 1]
     batch_size: 4                   # tiles per engine call
-    threshold: 0.3                  # defect pixel: prob >= threshold
+    threshold: 0.2                  # defect pixel: prob >= threshold ...
+    detect_threshold: 0.6           # ... of a defect whose highest prob reaches this (hysteresis)
     queue_size: 8                   # frames between acquisition and inference
     mask_png_every_lines: 0         # write mask PNGs every N lines (0 = off)
     overlays: true                  # one overlay PNG per defect
@@ -180,6 +181,16 @@ def get_path(data: dict[str, Any], key: str, path: Path) -> Path | None:
 # Run config
 
 
+#: Default ``threshold`` and ``detect_threshold`` of a run, chosen with the bundled model
+#: (``area_from: probability``) on a stretch of the synthetic web the README's figures do not come from
+#: (seed 1, 12,000 lines, README "Live inspection"): of the pairs whose precision stays >= 0.95, the one
+#: with the best area score. 0.2 / 0.6: recall 0.924, precision 0.956, area within ±20 % 0.670, 585
+#: records for 416 defects found; one threshold of 0.5: 0.933 / 0.965 / 0.649 but 1,582 records, thin
+#: cracks and scratches cut in pieces (0.3 / 0.5: precision 0.936; 0.2 / 0.7: recall 0.896).
+DEFAULT_THRESHOLD = 0.2
+DEFAULT_DETECT_THRESHOLD = 0.6
+
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     """Settings of ``edgeinspect run`` (defaults = the built-in demo; see the module docstring).
@@ -197,12 +208,12 @@ class RunConfig:
         overlap_px: tile overlap, px of the inference grid.
         scale: inference grid / source, in (0, 1].
         batch_size: tiles per engine call.
-        threshold: defect pixel when prob >= threshold, in (0, 1]: it decides what is found (and
-            with ``area_from: mask``, the area). Default 0.3: with the bundled model and
-            ``area_from: probability``, the lowest threshold whose precision stays >= 0.95 on the
-            synthetic web (seed 1, 12,000 lines: recall 0.931 / 0.929 / 0.920 / 0.911 at 0.25 / 0.3 /
-            0.4 / 0.5 with precision 0.920 / 0.952 / 0.978 / 0.988; the area score 0.49..0.53 over that
-            range).
+        threshold: defect pixel when prob >= threshold, in (0, 1]: with ``detect_threshold`` it
+            decides what is found (and with ``area_from: mask``, the area). Default
+            :data:`DEFAULT_THRESHOLD`.
+        detect_threshold: a group of defect pixels is a defect only when its highest probability
+            reaches ``max(threshold, detect_threshold)`` (hysteresis, :mod:`edgeinspect.stream.tracker`),
+            in (0, 1]. Default :data:`DEFAULT_DETECT_THRESHOLD`.
         queue_size: frames the acquisition→inference queue holds.
         mask_png_every_lines: write mask PNGs every this many lines; 0 = off.
         overlays: write one overlay PNG per defect.
@@ -239,7 +250,8 @@ class RunConfig:
     overlap_px: int = 32
     scale: float = 1.0
     batch_size: int = 4
-    threshold: float = 0.3
+    threshold: float = DEFAULT_THRESHOLD
+    detect_threshold: float = DEFAULT_DETECT_THRESHOLD
     queue_size: int = 8
     mask_png_every_lines: int = 0
     overlays: bool = True
@@ -268,7 +280,7 @@ MAX_MERGE_GAP_PX = 64
 
 RUN_KEYS = (
     "camera", "camera_config", "calib", "engine", "out", "lines", "duration_s", "overlap_px", "scale",
-    "batch_size", "threshold", "queue_size", "mask_png_every_lines", "overlays", "overlay_policy", "context_px",
+    "batch_size", "threshold", "detect_threshold", "queue_size", "mask_png_every_lines", "overlays", "overlay_policy", "context_px",
     "max_band_lines", "merge_gap_px", "area_from", "engine_threads", "post_thread", "cascade", "cascade_threshold", "source_options",
 )
 
@@ -302,6 +314,8 @@ def load_run_config(path: Path) -> RunConfig:
         batch_size=get_number(data, "batch_size", path, minimum=1, integer=True, default=base.batch_size),
         threshold=float(get_number(data, "threshold", path, minimum=0, exclusive=True, maximum=1,
                                    default=base.threshold)),
+        detect_threshold=float(get_number(data, "detect_threshold", path, minimum=0, exclusive=True, maximum=1,
+                                          default=base.detect_threshold)),
         queue_size=get_number(data, "queue_size", path, minimum=1, integer=True, default=base.queue_size),
         mask_png_every_lines=get_number(data, "mask_png_every_lines", path, minimum=0, integer=True,
                                         default=base.mask_png_every_lines),

@@ -1,8 +1,9 @@
 """The bundled default model: ships inside the package, runs without torch, and its accuracy does not regress.
 
-The model was trained with the command in README ("The bundled model") on a synthetic dataset of
-seed 7. On the test split of another one it never saw (400 images, seed 0, the dataset the previous
-bundled model was trained on) it scored mIoU 0.8652 (``eval --engine``; the previous model: 0.7920).
+The model was trained with the commands in README ("The bundled model") on a synthetic dataset of
+seed 7. On the test split of another one it never saw (400 images, seed 0) it scored mIoU 0.8627
+(``eval --engine``; the previous bundled model 0.8652, the one before it, trained on that dataset,
+0.7920): the area term of its last 27 epochs bought defect areas, not pixel IoU (README).
 The test regenerates that dataset (deterministic by seed) and requires the ONNX still scores at
 least that, so a changed generator, exporter, backend or model file shows up here.
 """
@@ -19,7 +20,7 @@ from edgeinspect.cli.app import app
 from edgeinspect.data.synth import write_synth_dataset
 
 #: mIoU of the bundled model on the test split of the seed-0 synthetic dataset, recorded when it was trained (README).
-RECORDED_TEST_MIOU = 0.8652
+RECORDED_TEST_MIOU = 0.8627
 
 
 def test_bundled_files_exist_and_fit_in_10_mb() -> None:

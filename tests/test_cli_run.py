@@ -16,6 +16,7 @@ import pytest
 from fixtures_stream import write_onnx
 
 from edgeinspect.cli import main
+from edgeinspect.config import DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,6 +42,8 @@ def test_run_then_eval_run_json(tmp_path, dark_model, capsys):
     summary = json.loads(stdout)
     assert summary["lines_inspected"] == 600 and summary["stop_reason"] == "lines"
     assert summary["backend"] == "onnxruntime" and summary["calibration"].endswith("synthetic-web.yaml")
+    assert (summary["threshold"], summary["detect_threshold"]) == (DEFAULT_THRESHOLD, DEFAULT_DETECT_THRESHOLD)
+    assert isinstance(summary["faint_groups"], int)
     for name in ("defects.jsonl", "defects.csv", "truth.jsonl", "summary.json"):
         assert (out / name).is_file()
     code, stdout, _ = cli(["eval", "--run", str(out), "--json"], capsys)

@@ -29,6 +29,7 @@ overlap_px: 16
 scale: 0.5
 batch_size: 8
 threshold: 0.4
+detect_threshold: 0.7
 queue_size: 4
 mask_png_every_lines: 4096
 overlays: false
@@ -42,7 +43,7 @@ source_options:
     assert config.calib == path.parent / ".." / "calib" / "line3.yaml"
     assert config.engine == Path("/opt/engines/lite")
     assert (config.lines, config.duration_s, config.overlap_px, config.scale) == (20000, None, 16, 0.5)
-    assert (config.batch_size, config.threshold, config.queue_size) == (8, 0.4, 4)
+    assert (config.batch_size, config.threshold, config.detect_threshold, config.queue_size) == (8, 0.4, 0.7, 4)
     assert config.mask_png_every_lines == 4096 and config.overlays is False
     assert config.source_options == {"line_rate_hz": 20000, "cti": path.parent / "vendor" / "gentl.cti"}
     assert config.config_path == path
@@ -62,6 +63,7 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("batch_size: 2.5\n", "key 'batch_size' must be an integer"),
     ("scale: 2\n", "key 'scale' must be <= 1"),
     ("threshold: 0\n", "key 'threshold' must be > 0"),
+    ("detect_threshold: 1.5\n", "key 'detect_threshold' must be <= 1"),
     ("overlays: yes please\n", "key 'overlays' must be true or false"),
     ("lines: 10\nduration_s: 5\n", "keys 'lines' and 'duration_s' exclude each other"),
     ("camera: usb:0\n", "key 'camera'"),

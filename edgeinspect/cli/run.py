@@ -167,6 +167,8 @@ def print_run_score(run_dir: Path, *, area_tolerance: float, as_json: bool, othe
     table.add_row("true defects", f"{score['truth']} ({score['truth_significant']} >= {area['significant_area_mm2']} mm²)")
     table.add_row("recall", f"{pct(score['recall'])} (significant: {pct(score['recall_significant'])})")
     table.add_row("precision", f"{pct(score['precision'])} ({score['false']} false of {score['predicted']})")
+    per = score.get("records_per_found")
+    table.add_row("records per found defect", "n/a" if per is None else f"{per:.2f} (1.00: one record per physical defect)")
     table.add_row("area within ±" + f"{100 * area['tolerance']:.0f} %",
                   f"{pct(area['share_within_tol'])} ({area['within_tol']} of {area['scored']}; "
                   f"|error| p50 {pct(area['abs_error_p50'])})")

@@ -274,6 +274,9 @@ class RunSummary:
         stop_reason: ``"lines"``, ``"duration"``, ``"source_end"``, ``"SIGINT"``, ``"SIGTERM"``,
             ``"stopped"`` (the caller's stop event) or ``"error"``.
         tile_hw, overlap_px, scale, batch_size, threshold, merge_gap_px, queue_size: the settings used.
+        detect_threshold: the highest probability a group needed to become a record (hysteresis;
+            ``max(threshold, detect_threshold)`` of the run config).
+        faint_groups: groups of pixels >= ``threshold`` dropped because none reached ``detect_threshold``.
         area_from: how areas were estimated (``"probability"`` or ``"mask"``, :mod:`edgeinspect.stream.area`).
         queue_policy: ``"drop"`` (live source: a full queue drops frames) or ``"block"`` (unpaced
             sim/replay: acquisition waits for room).
@@ -316,6 +319,8 @@ class RunSummary:
     scale: float = 1.0
     batch_size: int = 1
     threshold: float = 0.5
+    detect_threshold: float = 0.5
+    faint_groups: int = 0
     merge_gap_px: int = 0
     area_from: str = "mask"
     queue_size: int = 0

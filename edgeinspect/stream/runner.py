@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from edgeinspect.config import RunConfig
+from edgeinspect.config import DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
 from edgeinspect.stream.area import AREA_HALO_PX, AreaEstimator, load_calibration
@@ -105,7 +105,8 @@ class PipelineSettings:
     overlap_px: int = 32
     scale: float = 1.0
     batch_size: int = 4
-    threshold: float = 0.3
+    threshold: float = DEFAULT_THRESHOLD
+    detect_threshold: float = DEFAULT_DETECT_THRESHOLD
     context_px: int = 16
     max_band_lines: int = 8192
     merge_gap_px: int = DEFAULT_MERGE_GAP_PX
@@ -147,7 +148,7 @@ class Pipeline:
         halo_px = min(AREA_HALO_PX, settings.context_px) if area.area_from == "probability" else 0
         tracker = DefectTracker(threshold=settings.threshold, context_px=settings.context_px,
                                 max_band_lines=settings.max_band_lines, merge_gap_px=settings.merge_gap_px,
-                                halo_px=halo_px)
+                                halo_px=halo_px, detect_threshold=settings.detect_threshold)
         self.post = PostProcessor(area, sinks, stitcher=Stitcher(area.width_px, scale=settings.scale),
                                   tracker=tracker, timer=self.post_timer, threshold=settings.threshold,
                                   pred_masks=pred_masks, keep_images=keep_images)
@@ -341,7 +342,7 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         area = AreaEstimator(calibration, int(source_obj.width), area_from=config.area_from)
         settings = PipelineSettings(
             overlap_px=config.overlap_px, scale=config.scale, batch_size=config.batch_size,
-            threshold=config.threshold, context_px=config.context_px, max_band_lines=config.max_band_lines,
+            threshold=config.threshold, detect_threshold=config.detect_threshold, context_px=config.context_px, max_band_lines=config.max_band_lines,
             merge_gap_px=config.merge_gap_px,
         )
         Tiler(tuple(engine_obj.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)  # check geometry early
@@ -471,6 +472,8 @@ class _SummaryWriter:
             scale=p.settings.scale,
             batch_size=p.settings.batch_size,
             threshold=p.settings.threshold,
+            detect_threshold=p.post.tracker.detect_threshold,
+            faint_groups=p.post.tracker.faint_groups,
             merge_gap_px=p.settings.merge_gap_px,
             area_from=p.area.area_from,
             queue_size=q.maxsize,

@@ -8,6 +8,8 @@ Defect matching works on the records (boxes and calibrated areas), so it needs n
 
 - a true defect is **found** when the box of a found defect overlaps its box;
 - a found defect is **false** when its box overlaps no true defect's box;
+- **records per found defect**: the mean, over the true defects found, of the records whose box
+  overlaps theirs (1.0: one record per physical defect; a crack reported in three pieces counts 3);
 - the **estimated area** of a true defect: each found defect's ``area_mm2`` is shared among the
   true defects its box overlaps, in proportion to the overlapping box area (the rule of
   :func:`edgeinspect.metrics.match_defects`, on boxes);
@@ -69,11 +71,11 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
 
     Returns:
         ``truth``, ``found``, ``recall``, ``predicted``, ``false``, ``precision``,
-        ``truth_significant``, ``recall_significant`` and ``area`` → ``scored``, ``within_tol``,
+        ``truth_significant``, ``recall_significant``, ``records_per_found`` and ``area`` → ``scored``, ``within_tol``,
         ``share_within_tol``, ``abs_error_p50``, ``abs_error_max`` (relative). Ratios with an empty
         denominator are 1.0 (nothing to find / nothing found wrongly), as in :mod:`edgeinspect.metrics`.
-        When the truth names defect kinds, ``by_kind`` → ``{kind: {truth, found, recall, scored,
-        share_within_tol, error_p50}}`` (``error_p50``: median signed relative area error of the
+        When the truth names defect kinds, ``by_kind`` → ``{kind: {truth, found, recall,
+        records_per_found, scored, share_within_tol, error_p50}}`` (``error_p50``: median signed relative area error of the
         found defects, e.g. -0.3 = measured 30 % too small; None when none was found).
         ``area.by_size``: the scored defects in size classes of ×4 from the significant area
         (``[s, 4s)``, ``[4s, 16s)``, ``[16s, 64s)``, ``[64s, ∞)`` mm²), each ``{min_mm2, max_mm2
@@ -88,6 +90,7 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
     inside = np.array([r.get("inside", True) for r in truth], bool)
     overlap = box_overlaps(true_boxes, pred_boxes)  # (T, P)
     is_found = overlap.sum(axis=1) > 0
+    records_of = (overlap > 0).sum(axis=1)  # records touching each true defect
     is_false = overlap.sum(axis=0) == 0
     per_pred = overlap.sum(axis=0)
     share = np.divide(overlap, per_pred[None, :], out=np.zeros(overlap.shape, np.float64), where=per_pred[None, :] > 0)
@@ -100,6 +103,10 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
     def ratio(num: int, den: int) -> float:
         return float(num / den) if den else 1.0
 
+    def records_per_found(of: np.ndarray) -> float | None:
+        hits = records_of[of & is_found]
+        return float(hits.mean()) if hits.size else None
+
     abs_errors = np.abs(rel_error[scored])
     kinds = np.array([str(r.get("kind")) if r.get("kind") is not None else "" for r in truth], dtype=object)
     by_kind = {}
@@ -110,6 +117,7 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
             "truth": int(of_kind.sum()),
             "found": int((of_kind & is_found).sum()),
             "recall": ratio(int((of_kind & is_found).sum()), int(of_kind.sum())),
+            "records_per_found": records_per_found(of_kind),
             "scored": int((of_kind & scored).sum()),
             "share_within_tol": ratio(int((of_kind & scored & within).sum()), int((of_kind & scored).sum())),
             "error_p50": float(np.median(found_errors)) if found_errors.size else None,
@@ -120,6 +128,7 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
         "recall": ratio(int(is_found.sum()), len(truth)),
         "truth_significant": int(significant.sum()),
         "recall_significant": ratio(int((is_found & significant).sum()), int(significant.sum())),
+        "records_per_found": records_per_found(np.ones(len(truth), bool)),
         "predicted": int(len(found)),
         "false": int(is_false.sum()),
         "precision": ratio(int((~is_false).sum()), len(found)),

@@ -22,6 +22,13 @@ probability mass, the area estimate of :class:`~edgeinspect.stream.area.AreaEsti
 over-measures what the network draws wide and under-measures thin defects; the mass counts
 each pixel by its probability.
 
+**Hysteresis** (``detect_threshold`` above ``threshold``): the pixels of a defect are those at or
+above ``threshold``, but a group is a defect only when its most probable pixel reaches
+``detect_threshold``; groups that never do are closed and dropped like the rest, without a record.
+A thin crack whose middle the network draws at 0.4 stays one record at a low ``threshold``, while
+faint texture blobs that a low threshold alone would report are not (the two-level threshold of
+Canny's edge linking).
+
 A segment ends (dropped frames leave a gap, or the run stops) with :meth:`flush`: every defect
 left is emitted, ``truncated=True`` when it reaches within ``merge_gap_px`` lines of the segment's
 last line (it may go on past the cut). A defect open longer than ``max_band_lines`` is emitted
@@ -62,10 +69,13 @@ class DefectTracker:
         merge_gap_px: widest gap of background pixels (px, along rows, columns or diagonals)
             bridged inside one defect; 0 = plain 8-connected components.
         halo_px: reach of each blob's probability halo, px, in ``[0, context_px]`` (0: no halo).
+        detect_threshold: a group is emitted only when its highest probability is at least this;
+            None or at most ``threshold``: every group (no hysteresis).
     """
 
     def __init__(self, *, threshold: float = 0.5, context_px: int = 16, max_band_lines: int = 8192,
-                 merge_gap_px: int = DEFAULT_MERGE_GAP_PX, halo_px: int = 0) -> None:
+                 merge_gap_px: int = DEFAULT_MERGE_GAP_PX, halo_px: int = 0,
+                 detect_threshold: float | None = None) -> None:
         if merge_gap_px < 0:
             raise ValueError(f"merge_gap_px must be >= 0, got {merge_gap_px}")
         if not 0 <= halo_px <= context_px:
@@ -75,6 +85,8 @@ class DefectTracker:
         self.max_band_lines = int(max_band_lines)
         self.merge_gap_px = int(merge_gap_px)
         self.halo_px = int(halo_px)
+        self.detect_threshold = self.threshold if detect_threshold is None else max(self.threshold, float(detect_threshold))
+        self.faint_groups = 0  # groups closed without a record: their highest probability < detect_threshold
         self._kernel = np.ones((self.merge_gap_px + 1, self.merge_gap_px + 1), np.uint8)
         self._halo_kernel = np.ones((2 * self.halo_px + 1, 2 * self.halo_px + 1), np.uint8)
         self._reset()
@@ -163,6 +175,7 @@ class DefectTracker:
         blobs: list[Blob] = []
         closed: list[tuple[int, int, int, int, np.ndarray]] = []
         open_top = n
+        hysteresis = self.detect_threshold > self.threshold
         for label, x0, y0, x_last, y_last in boxes:  # label order: raster order of each group's first pixel
             reaches_end = y_last >= n - 1 - gap  # a pixel of the next line could join it
             if y_last >= n - 1 - wait and not final:
@@ -170,14 +183,19 @@ class DefectTracker:
                 continue
             y1, x1 = y_last + 1, x_last + 1
             own = (window_labels[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0] == label) & mask[y0:y1, x0:x1].astype(bool)
-            blobs.append(self._blob(x0, y0, x1 - x0, y1 - y0, own, truncated=reaches_end))
             closed.append((y0, y1, x0, x1, own))
+            top = self._first + y0
+            prob = self._prob.crop(top, top + y1 - y0, x0, x1)
+            if hysteresis and not (prob[own] >= self.detect_threshold).any():
+                self.faint_groups += 1
+                continue
+            blobs.append(self._blob(x0, y0, x1 - x0, y1 - y0, own, prob, truncated=reaches_end))
         for y0, y1, x0, x1, own in closed:  # erased after all: a halo never takes a neighbour's pixels
             mask[y0:y1, x0:x1][own] = 0
         self._trim(open_top)
         return blobs
 
-    def _blob(self, x0: int, y0: int, w: int, h: int, own: np.ndarray, *, truncated: bool) -> Blob:
+    def _blob(self, x0: int, y0: int, w: int, h: int, own: np.ndarray, prob: np.ndarray, *, truncated: bool) -> Blob:
         image, origin = None, (0, 0)
         if self._image is not None:
             c = self.context_px
@@ -190,7 +208,7 @@ class DefectTracker:
         return Blob(
             bbox_px=(x0, top, x0 + w, top + h),
             mask=own,
-            prob=self._prob.crop(top, top + h, x0, x0 + w),
+            prob=prob,
             image=image,
             image_origin=origin,
             truncated=truncated,

@@ -30,6 +30,7 @@ def test_records_scored_by_box_overlap_and_shared_area():
     assert (score["truth"], score["found"], score["recall"]) == (5, 4, pytest.approx(0.8))
     assert (score["predicted"], score["false"], score["precision"]) == (6, 1, pytest.approx(5 / 6))
     assert score["truth_significant"] == 4 and score["recall_significant"] == pytest.approx(0.75)
+    assert score["records_per_found"] == pytest.approx((1 + 2 + 1 + 1) / 4)  # the second in two pieces
     area = score["area"]
     assert (area["scored"], area["within_tol"], area["share_within_tol"]) == (3, 2, pytest.approx(2 / 3))
     assert area["abs_error_max"] == pytest.approx(1.0)  # the missed one
@@ -47,6 +48,7 @@ def test_one_record_over_two_defects_shares_its_area_by_overlap():
 def test_nothing_to_find_and_nothing_found_is_perfect():
     score = score_records([], [], significant_area_mm2=0.25)
     assert score["recall"] == score["precision"] == score["area"]["share_within_tol"] == 1.0
+    assert score["records_per_found"] is None  # no defect found: no mean
 
 
 def test_scores_by_defect_kind_with_signed_median_error():
@@ -58,8 +60,8 @@ def test_scores_by_defect_kind_with_signed_median_error():
     ]
     found = [rec((0, 0, 10, 10), 1.1), rec((20, 0, 30, 10), 1.5), rec((40, 0, 50, 10), 0.3)]
     kinds = score_records(found, truth, significant_area_mm2=0.25)["by_kind"]
-    assert kinds["hole"] == {"truth": 2, "found": 2, "recall": 1.0, "scored": 2, "share_within_tol": 0.5,
-                             "error_p50": pytest.approx(0.3)}
+    assert kinds["hole"] == {"truth": 2, "found": 2, "recall": 1.0, "records_per_found": 1.0, "scored": 2,
+                             "share_within_tol": 0.5, "error_p50": pytest.approx(0.3)}
     assert kinds["scratch"]["recall"] == 0.5 and kinds["scratch"]["share_within_tol"] == 0.0
     assert kinds["scratch"]["error_p50"] == pytest.approx(-0.7)
     assert "by_kind" not in score_records(found, [rec((0, 0, 10, 10), 1.0)], significant_area_mm2=0.25)

@@ -253,3 +253,42 @@ def test_two_defects_closed_together_do_not_share_halo_pixels():
     # neither halo counts the other's 16 pixels (0.9 each); both count the 0.1 gap between them
     assert float(left.halo_prob.sum()) == pytest.approx(16 * 0.9 + 12 * 0.1)
     assert float(right.halo_prob.sum()) == pytest.approx(16 * 0.9 + 12 * 0.1)
+
+
+# ------------------------------------------------------------------------------------- hysteresis
+
+
+def crack_with_a_faint_middle() -> np.ndarray:
+    """A crack along the web: sure at both ends (0.9), drawn at 0.35 in the middle, plus a lone faint spot."""
+    prob = np.zeros((200, 60), np.float32)
+    prob[20:70, 20:22] = 0.9
+    prob[70:100, 20:22] = 0.35
+    prob[100:150, 20:22] = 0.9
+    prob[40:46, 45:51] = 0.4   # faint texture blob: never as sure as a defect
+    return prob
+
+
+def test_hysteresis_keeps_a_crack_with_a_faint_middle_whole_and_drops_a_faint_blob():
+    prob = crack_with_a_faint_middle()
+    single = DefectTracker(threshold=0.5)
+    pieces = [b for s in strips_of(prob, 40) for b in single.push(s)] + single.flush()
+    assert sorted(b.bbox_px for b in pieces) == [(20, 20, 22, 70), (20, 100, 22, 150)]  # the crack in two
+
+    low = DefectTracker(threshold=0.3)
+    with_faint = [b for s in strips_of(prob, 40) for b in low.push(s)] + low.flush()
+    assert len(with_faint) == 2 and low.faint_groups == 0  # whole crack, and the faint blob reported
+
+    tracker = DefectTracker(threshold=0.3, detect_threshold=0.6)
+    blobs = [b for s in strips_of(prob, 40) for b in tracker.push(s)] + tracker.flush()
+    [crack] = blobs
+    assert crack.bbox_px == (20, 20, 22, 150) and crack.area_px == 130 * 2
+    assert tracker.faint_groups == 1 and tracker.band_lines == 0   # dropped, and erased like the rest
+
+
+def test_a_detect_threshold_at_or_below_the_threshold_changes_nothing():
+    prob = crack_with_a_faint_middle()
+    for detect in (None, 0.3, 0.1):
+        tracker = DefectTracker(threshold=0.3, detect_threshold=detect)
+        blobs = [b for s in strips_of(prob, 40) for b in tracker.push(s)] + tracker.flush()
+        assert tracker.detect_threshold == 0.3
+        assert [b.bbox_px for b in blobs] == [(45, 40, 51, 46), (20, 20, 22, 150)]  # the spot closes first
