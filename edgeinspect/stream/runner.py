@@ -342,8 +342,8 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         area = AreaEstimator(calibration, int(source_obj.width), area_from=config.area_from)
         settings = PipelineSettings(
             overlap_px=config.overlap_px, scale=config.scale, batch_size=config.batch_size,
-            threshold=config.threshold, detect_threshold=config.detect_threshold, context_px=config.context_px, max_band_lines=config.max_band_lines,
-            merge_gap_px=config.merge_gap_px,
+            threshold=config.threshold, detect_threshold=config.detect_threshold, context_px=config.context_px,
+            max_band_lines=config.max_band_lines, merge_gap_px=config.merge_gap_px,
         )
         Tiler(tuple(engine_obj.tile_hw), overlap_px=settings.overlap_px, scale=settings.scale)  # check geometry early
 

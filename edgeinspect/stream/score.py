@@ -71,12 +71,14 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
 
     Returns:
         ``truth``, ``found``, ``recall``, ``predicted``, ``false``, ``precision``,
-        ``truth_significant``, ``recall_significant``, ``records_per_found`` and ``area`` → ``scored``, ``within_tol``,
-        ``share_within_tol``, ``abs_error_p50``, ``abs_error_max`` (relative). Ratios with an empty
-        denominator are 1.0 (nothing to find / nothing found wrongly), as in :mod:`edgeinspect.metrics`.
+        ``truth_significant``, ``recall_significant``, ``records_per_found`` (None when nothing was
+        found) and ``area`` → ``scored``, ``within_tol``, ``share_within_tol``, ``abs_error_p50``,
+        ``abs_error_max`` (relative). Ratios with an empty denominator are 1.0 (nothing to find /
+        nothing found wrongly), as in :mod:`edgeinspect.metrics`.
         When the truth names defect kinds, ``by_kind`` → ``{kind: {truth, found, recall,
-        records_per_found, scored, share_within_tol, error_p50}}`` (``error_p50``: median signed relative area error of the
-        found defects, e.g. -0.3 = measured 30 % too small; None when none was found).
+        records_per_found, scored, share_within_tol, error_p50}}`` (``error_p50``: median signed
+        relative area error of the found defects, e.g. -0.3 = measured 30 % too small; None when
+        none was found).
         ``area.by_size``: the scored defects in size classes of ×4 from the significant area
         (``[s, 4s)``, ``[4s, 16s)``, ``[16s, 64s)``, ``[64s, ∞)`` mm²), each ``{min_mm2, max_mm2
         (None: open), scored, share_within_tol, error_p50}``: a ±½-pixel outline alone spends

@@ -85,7 +85,7 @@ class DefectTracker:
         self.max_band_lines = int(max_band_lines)
         self.merge_gap_px = int(merge_gap_px)
         self.halo_px = int(halo_px)
-        self.detect_threshold = self.threshold if detect_threshold is None else max(self.threshold, float(detect_threshold))
+        self.detect_threshold = max(self.threshold, float(detect_threshold or 0.0))  # at most threshold: no hysteresis
         self.faint_groups = 0  # groups closed without a record: their highest probability < detect_threshold
         self._kernel = np.ones((self.merge_gap_px + 1, self.merge_gap_px + 1), np.uint8)
         self._halo_kernel = np.ones((2 * self.halo_px + 1, 2 * self.halo_px + 1), np.uint8)
