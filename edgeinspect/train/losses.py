@@ -9,7 +9,7 @@
   kernel) and ``M̂_pcm`` (the same kernel on the ground truth). Before ``p_set``: ``L = L_img``.
 - Not in the paper, off unless ``loss.lambda_area > 0`` (:func:`area_loss`): ``L_area``, the mean
   relative error between each true defect's area and the probability mass of its halo (the
-  defect's pixels and the background within ``area_halo_px`` of them), on the inference-form
+  defect's pixels and the background within the run's 4-px halo of them), on the inference-form
   probabilities ``Y_fsr``. It is the area ``edgeinspect run`` reports (``area_from: probability``,
   :mod:`edgeinspect.stream.tracker`), so the term trains the figure the 20 % tolerance is about;
   BCE alone leaves thin and low-contrast defects with interior probabilities near 0.4 and their
@@ -167,14 +167,14 @@ def area_loss(prob: Tensor, mask: Tensor, *, halo_px: int = AREA_HALO_PX, smooth
         scalar tensor; 0 (with a gradient path) when the batch holds no defect.
     """
     labels = truth_components(mask)
-    if int(labels.max()) == 0:
+    count = int(labels.max()) + 1  # background + the components
+    if count == 1:
         return prob.sum() * 0.0
     if halo_px > 0:
         reach = F.max_pool2d(labels.to(torch.float32), 2 * halo_px + 1, stride=1, padding=halo_px).to(torch.int64)
         region = torch.where(labels > 0, labels, reach)
     else:
         region = labels
-    count = int(labels.max()) + 1
     mass = torch.zeros(count, dtype=prob.dtype, device=prob.device).index_add_(0, region.flatten(), prob.flatten())
     area = torch.bincount(labels.flatten(), minlength=count).to(prob.dtype)
     return ((mass[1:] - area[1:]).abs() / (area[1:] + smooth_px)).mean()
