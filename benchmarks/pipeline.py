@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per engine call (default 4, as run)")
     parser.add_argument("--overlap-px", type=int, default=32, help="tile overlap, px (default 32, as run)")
     parser.add_argument("--threads", type=int, default=None, help="engine CPU threads (default: runtime's)")
+    parser.add_argument("--streams", type=int, default=None,
+                        help="engine batches in flight at once (default: run's, 2 on >= 2 cores; ONNX Runtime)")
     parser.add_argument("--profile", action="store_true", help="profile the pipeline even when it meets the target")
     parser.add_argument("--render", choices=("prerender", "live", "both"), default="prerender",
                         help="sim web frames pre-rendered before the clock (default, as a camera's DMA), rendered "
@@ -152,13 +154,15 @@ def main() -> None:
 
     try:
         path = resolve_engine(args.engine)
-        engine = backends.load(path, threads=args.threads).open()
+        from edgeinspect.stream.runner import resolve_streams
+
+        engine = backends.load(path, threads=args.threads, concurrent_calls=resolve_streams(args.streams)).open()
     except EdgeInspectError as error:
         sys.exit(f"error: {error}")
     with engine:
         tile_hw = tuple(engine.tile_hw)
         print(f"engine {path} ({engine.backend}, {tile_hw[0]}×{tile_hw[1]} tiles), batch {args.batch_size}, "
-              f"threads {args.threads or 'default'}; web {args.width_px} px, overlap {args.overlap_px} px; "
+              f"threads {args.threads or 'default'}, streams {getattr(engine, 'concurrent_calls', 1)}; web {args.width_px} px, overlap {args.overlap_px} px; "
               f"{args.rounds} round(s) × {args.duration_s:g} s per mode; defects/Mpx "
               f"{'sim default' if args.defects_per_mpx is None else f'{args.defects_per_mpx:g}'}")
         pool = synthetic_tiles(tile_hw)

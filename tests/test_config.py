@@ -75,6 +75,8 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("area_from: pixels\n", "key 'area_from' must be one of probability, mask, got 'pixels'"),
     ("post_thread: 1\n", "key 'post_thread' must be true or false"),
     ("overlay_policy: always\n", "key 'overlay_policy' must be one of auto, wait, skip, got 'always'"),
+    ("engine_streams: 0\n", "key 'engine_streams' must be >= 1, got 0"),
+    ("engine_streams: 1.5\n", "key 'engine_streams' must be an integer"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
 ])
 def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message):
@@ -96,6 +98,19 @@ def test_area_from_and_post_thread_are_read_with_their_defaults(tmp_path):
     assert (RunConfig().area_from, RunConfig().post_thread) == ("probability", True)
     config = load_run_config(write(tmp_path, "area_from: mask\npost_thread: false\n"))
     assert (config.area_from, config.post_thread) == ("mask", False)
+
+
+def test_engine_streams_is_read_and_auto_is_two_capped_at_the_cores(tmp_path, monkeypatch):
+    from edgeinspect.backends import onnxruntime as ort_backend
+    from edgeinspect.stream.runner import resolve_streams
+
+    assert RunConfig().engine_streams is None
+    assert load_run_config(write(tmp_path, "engine_streams: 3\n")).engine_streams == 3
+    assert resolve_streams(3) == 3
+    monkeypatch.setattr(ort_backend, "usable_cores", lambda: 8)
+    assert resolve_streams(None) == 2
+    monkeypatch.setattr(ort_backend, "usable_cores", lambda: 1)
+    assert resolve_streams(None) == 1
 
 
 def test_overlay_policy_is_read_with_its_default(tmp_path):

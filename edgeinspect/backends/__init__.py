@@ -52,13 +52,17 @@ def engine_class(backend: str) -> type[Engine]:
     return getattr(module, class_name)
 
 
-def load(path: str | Path, *, threads: int | None = None, hint: str = "latency") -> Engine:
+def load(path: str | Path, *, threads: int | None = None, hint: str = "latency",
+         concurrent_calls: int = 1) -> Engine:
     """Make the engine a path names (not opened yet: use ``with`` or ``.open()``).
 
     Args:
         path: an engine folder with ``manifest.json``, a ``.onnx`` model or a ``.pt`` checkpoint.
         threads: CPU threads for inference (``None``: the runtime's default).
         hint: ``"latency"`` (default) or ``"throughput"``.
+        concurrent_calls: ``infer`` calls the caller makes at once from as many threads (default
+            1); the engine's ``concurrent_calls`` says how many it runs concurrently (ONNX Runtime:
+            each with ``threads / concurrent_calls`` threads; other backends: 1).
 
     Returns:
         An unopened :class:`Engine`; its ``manifest`` is checked already (sha256 of every file).
@@ -70,14 +74,14 @@ def load(path: str | Path, *, threads: int | None = None, hint: str = "latency")
     path = Path(path)
     if path.is_dir():
         manifest = read_manifest(path)
-        return engine_class(manifest.backend)(path, manifest, threads=threads, hint=hint)
+        return engine_class(manifest.backend)(path, manifest, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
     if not path.exists():
         raise EdgeInspectError(f"{path}: not found; give an engine folder (edgeinspect build --out ...), a .onnx or a .pt file")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        return engine_class("onnxruntime")(path, None, threads=threads, hint=hint)
+        return engine_class("onnxruntime")(path, None, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
     if suffix in (".pt", ".pth"):
-        return engine_class("torch")(path, None, threads=threads, hint=hint)
+        return engine_class("torch")(path, None, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
     if path.name == MANIFEST_NAME:
-        return load(path.parent, threads=threads, hint=hint)
+        return load(path.parent, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
     raise EdgeInspectError(f"{path}: not an engine folder, .onnx or .pt file")

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class Engine:
         manifest: the checked manifest; ``None`` only for comparison engines (raw ONNX, ``.pt``).
         threads: CPU threads for inference (``None``: the runtime's default).
         hint: ``"latency"`` or ``"throughput"``.
+        concurrent_calls: ``infer`` calls the caller will make at once, from as many threads (see
+            :attr:`concurrent_calls`); a backend that cannot run calls concurrently keeps 1.
 
     Attributes:
         backend: class-level backend name (``"openvino"``, ``"onnxruntime"``, ``"torch"`` ...).
@@ -81,6 +84,8 @@ class Engine:
     backend: ClassVar[str] = "base"
     #: True when ``_infer`` returns fresh arrays the caller may keep (no copy needed).
     _fresh_outputs: ClassVar[bool] = False
+    #: True when ``infer`` may be called from several threads at once (each call its own stream).
+    _concurrent: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -91,15 +96,20 @@ class Engine:
         hint: str = "latency",
         tile_hw: tuple[int, int] | None = None,
         output_names: tuple[str, ...] | None = None,
+        concurrent_calls: int = 1,
     ) -> None:
         if hint not in HINTS:
             raise EdgeInspectError(f"hint must be one of {', '.join(HINTS)}, got {hint!r}")
         if threads is not None and threads < 1:
             raise EdgeInspectError(f"threads must be >= 1, got {threads}")
+        if concurrent_calls < 1:
+            raise EdgeInspectError(f"concurrent_calls must be >= 1, got {concurrent_calls}")
         self.path = Path(path)
         self.manifest = manifest
         self.threads = threads
         self.hint = hint
+        self._concurrent_calls = int(concurrent_calls) if self._concurrent else 1
+        self._stats_lock = threading.Lock()
         if manifest is not None:
             tile_hw = manifest.tile_hw
             output_names = manifest.output_names
@@ -119,6 +129,17 @@ class Engine:
         if self._tile_hw is None:
             raise EdgeInspectError(f"{self.path}: tile size unknown before open()")
         return self._tile_hw
+
+    @property
+    def concurrent_calls(self) -> int:
+        """How many ``infer`` calls may run at once, each from its own thread (1: one at a time).
+
+        With ``concurrent_calls`` C > 1 a call uses ``threads / C`` CPU threads; independent calls
+        in flight together keep every core busy without waiting for each other (the run keeps C
+        engine batches in flight: its ``engine_streams``). Not OpenVINO's ``streams``, which split
+        one call's batch.
+        """
+        return self._concurrent_calls
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -232,10 +253,11 @@ class Engine:
         start = time.perf_counter()
         outputs = self._infer(array)
         elapsed = time.perf_counter() - start
-        self._calls += 1
-        self._tiles += array.shape[0]
-        self._total_s += elapsed
-        self._last_s = elapsed
+        with self._stats_lock:  # calls may come from several threads (streams)
+            self._calls += 1
+            self._tiles += array.shape[0]
+            self._total_s += elapsed
+            self._last_s = elapsed
         copy = None if self._fresh_outputs else True
         return {name: np.array(outputs[name], dtype=np.float32, copy=copy) for name in self._outputs}
 

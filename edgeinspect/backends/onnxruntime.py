@@ -10,6 +10,7 @@ uint8-asymmetric QDQ re-encoding that ORT's CPU kernels run fast). The first ``o
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,14 @@ def session_options(*, threads: int | None, optimize: bool = True, optimized_pat
     return options
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask; ``os.cpu_count()`` where unknown)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def create_session(model_path: Path, options):
     """An ORT CPU InferenceSession, or EdgeInspectError naming the file and the fix."""
     import onnxruntime as ort
@@ -71,12 +80,23 @@ def create_session(model_path: Path, options):
 class OnnxRuntimeEngine(Engine):
     """ONNX Runtime CPU execution provider.
 
-    ``threads`` sets ``intra_op_num_threads``; ``hint`` is accepted for symmetry (ORT runs one
-    request at a time with all its threads either way).
+    ``threads`` is the CPU threads of the engine; ``hint`` is accepted for symmetry. With
+    ``concurrent_calls`` S > 1, ``infer`` may be called from S threads at once (``InferenceSession.Run`` is
+    thread-safe) and each call runs with ``intra_op_num_threads = threads / S`` (``threads``
+    default: the usable cores), so S independent batches in flight share the cores without the
+    barrier of one call's parallel operators: on 2 cores, 2 single-thread streams gave 237 tiles/s
+    where one call with 2 threads gave 226 (``benchmarks/pipeline.py``, README "bench").
     """
 
     backend = "onnxruntime"
     _fresh_outputs = True
+    _concurrent = True
+
+    def _session_threads(self) -> int | None:
+        """``intra_op_num_threads`` of the session: ``threads``, split over the concurrent calls."""
+        if self.concurrent_calls == 1:
+            return self.threads
+        return max(1, (self.threads or usable_cores()) // self.concurrent_calls)
 
     def _model_paths(self) -> tuple[Path, Path | None]:
         """(source model, optimised-graph path or None) for this engine."""
@@ -91,11 +111,11 @@ class OnnxRuntimeEngine(Engine):
         session = None
         if optimized is not None and optimized.is_file():
             try:
-                session = create_session(optimized, session_options(threads=self.threads, optimize=False))
+                session = create_session(optimized, session_options(threads=self._session_threads(), optimize=False))
             except EdgeInspectError as error:  # e.g. folder moved to another CPU: re-optimise from source
                 log.warning("%s; optimising %s again", error, source.name)
         if session is None:
-            session = create_session(source, session_options(threads=self.threads, optimized_path=optimized))
+            session = create_session(source, session_options(threads=self._session_threads(), optimized_path=optimized))
         self._session = session
         inputs = session.get_inputs()
         if len(inputs) != 1:

@@ -59,6 +59,8 @@ class BenchOptions:
         engine: engine folder, ``.onnx`` or ``.pt``; None: the bundled model (as ``edgeinspect run``).
         batch: tiles per ``infer`` call.
         threads: engine CPU threads (None: the runtime's default).
+        streams: engine batches in flight at once, as ``run``'s ``engine_streams`` (None: the run's
+            default, :func:`edgeinspect.stream.runner.resolve_streams`).
         duration_s: timed seconds of engine mode, and the length of the pipeline run.
         warmup_s: untimed seconds before timing.
         width_px: web width for the camera arithmetic, px (pipeline default: 2048).
@@ -72,6 +74,7 @@ class BenchOptions:
     engine: str | Path | None = None
     batch: int = _RUN.batch_size
     threads: int | None = None
+    streams: int | None = None
     duration_s: float = 3.0
     warmup_s: float = 1.0
     width_px: int | None = None
@@ -88,6 +91,8 @@ class BenchOptions:
             raise EdgeInspectError(f"--batch-size must be >= 1, got {self.batch}")
         if self.threads is not None and self.threads < 1:
             raise EdgeInspectError(f"--threads must be >= 1, got {self.threads}")
+        if self.streams is not None and self.streams < 1:
+            raise EdgeInspectError(f"--streams must be >= 1, got {self.streams}")
         if not self.duration_s > 0:
             raise EdgeInspectError(f"--duration-s must be > 0, got {self.duration_s:g}")
         if not self.warmup_s >= 0:
@@ -139,10 +144,10 @@ def run_bench(options: BenchOptions, *, progress: Progress | None = None, engine
     options.check()
     say = progress or (lambda phase, fraction: None)
     with contextlib.ExitStack() as stack:
-        main, main_path = _open(stack, engine, options.engine, options.threads, say)
+        main, main_path = _open(stack, engine, options.engine, options.threads, options.streams, say)
         second = second_path = None
         if options.vs is not None or vs_engine is not None:
-            second, second_path = _open(stack, vs_engine, options.vs, options.threads, say)
+            second, second_path = _open(stack, vs_engine, options.vs, options.threads, options.streams, say)
         info = EngineInfo.of(main, main_path, options.threads)
         vs_info = EngineInfo.of(second, second_path, options.threads) if second is not None else None
         width = options.width_px if options.width_px is not None else (DEFAULT_WIDTH_PX if options.pipeline else None)
@@ -221,14 +226,16 @@ def _label(info: EngineInfo) -> str:
 
 
 def _open(stack: contextlib.ExitStack, engine: Any, path: str | Path | None, threads: int | None,
-          progress: Progress) -> tuple[Any, str]:
+          streams: int | None, progress: Progress) -> tuple[Any, str]:
     """Open the engine object given, else load ``path`` (bundled when None); closed by ``stack``."""
     if engine is None:
         from edgeinspect import backends
 
         resolved = resolve_engine(path)
         progress(f"opening {resolved}", 0.0)
-        engine = backends.load(resolved, threads=threads)
+        from edgeinspect.stream.runner import resolve_streams
+
+        engine = backends.load(resolved, threads=threads, concurrent_calls=resolve_streams(streams))
         label = str(resolved)
     else:
         label = str(getattr(engine, "path", type(engine).__name__))

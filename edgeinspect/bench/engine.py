@@ -3,7 +3,10 @@
 Tiles are cut from :class:`edgeinspect.data.synth.SyntheticWeb` (carbon, seed 0) at the engine's
 tile size, uint8, the way the run hands them over (``(N,1,H,W)`` uint8, the engine converts).
 A batch's latency is the wall time of one ``engine.infer`` call (input conversion and output copy
-included: what the run pays). Throughput is tiles divided by the summed batch times.
+included: what the run pays). Throughput is tiles divided by the summed batch times. An engine with
+``concurrent_calls`` S > 1 (the run's ``engine_streams``) is called from S threads at once, as the run does (:mod:`edgeinspect.stream.runner`):
+throughput is then tiles divided by the wall time of the timed calls, and each latency is still that
+of one call (each call runs with ``threads / S`` threads, so it is longer than a one-stream call).
 
 Two engines compared (``--vs``) run interleaved: short rounds alternate between them (A B, then
 B A, ...) on the same tiles, so a noisy neighbour on the machine slows both alike.
@@ -17,8 +20,10 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,33 +69,41 @@ class EngineTiming:
         tile_hw: engine input ``(tile_h, tile_w)``, px.
         latencies_s: ``(batches,)`` float64 wall time of each timed ``infer`` call, s.
         warmup_batches: batches run before timing.
+        streams: calls in flight at once (the engine's ``concurrent_calls``).
+        wall_s: wall time of the timed calls with ``streams > 1``, s (None: one stream, the
+            calls' summed time is the wall time).
     """
 
     batch: int
     tile_hw: tuple[int, int]
     latencies_s: np.ndarray
     warmup_batches: int
+    streams: int = 1
+    wall_s: float | None = None
 
     def figures(self) -> EngineFigures:
         """Throughput and latency percentiles of this measurement."""
-        return summarize(self.latencies_s, batch=self.batch, tile_hw=self.tile_hw)
+        return summarize(self.latencies_s, batch=self.batch, tile_hw=self.tile_hw, wall_s=self.wall_s)
 
 
-def summarize(latencies_s: Sequence[float] | np.ndarray, *, batch: int, tile_hw: tuple[int, int]) -> EngineFigures:
+def summarize(latencies_s: Sequence[float] | np.ndarray, *, batch: int, tile_hw: tuple[int, int],
+              wall_s: float | None = None) -> EngineFigures:
     """Throughput and latency percentiles from per-batch wall times.
 
     Args:
         latencies_s: wall time of each batch, s (at least one).
         batch: tiles per batch.
         tile_hw: tile ``(h, w)``, px.
+        wall_s: wall time of all the batches when several ran at once (streams), s; None: they ran
+            one after the other (``sum(latencies_s)``).
 
     Returns:
-        :class:`EngineFigures`; ``tiles_per_s = batches * batch / sum(latencies_s)``.
+        :class:`EngineFigures`; ``tiles_per_s = batches * batch / (wall_s or sum(latencies_s))``.
     """
     lat = np.asarray(latencies_s, dtype=np.float64)
     if lat.size == 0:
         raise EdgeInspectError("no timed batch: give a longer --duration-s")
-    seconds = float(lat.sum())
+    seconds = float(lat.sum()) if wall_s is None else float(wall_s)
     tiles = int(lat.size * batch)
     tiles_per_s = tiles / seconds if seconds > 0 else math.inf
     p50, p90, p99 = np.percentile(lat, [50, 90, 99]) * 1e3
@@ -134,16 +147,75 @@ def make_batches(pool: np.ndarray, batch: int, *, limit: int = 8) -> list[np.nda
     return [np.ascontiguousarray(pool[(np.arange(batch) + k * batch) % n]) for k in range(count)]
 
 
+def engine_streams(engine) -> int:
+    """Calls the engine runs at once (its ``concurrent_calls``; 1 for engines without)."""
+    return max(1, int(getattr(engine, "concurrent_calls", 1)))
+
+
 def warm_up(engine, batches: list[np.ndarray], warmup_s: float) -> int:
-    """Run batches for ``warmup_s`` seconds (none when 0); returns how many ran."""
+    """Run batches for ``warmup_s`` seconds (none when 0), from ``streams`` threads; returns how many ran."""
     if warmup_s <= 0:
         return 0
-    count, start = 0, time.perf_counter()
-    while True:
-        engine.infer(batches[count % len(batches)])
-        count += 1
-        if time.perf_counter() - start >= warmup_s:
-            return count
+    return len(timed_calls(engine, batches, warmup_s)[0])
+
+
+def timed_calls(engine, batches: list[np.ndarray], seconds: float, *, first: int = 0,
+                tick: Callable[[float], None] | None = None) -> tuple[list[float], float]:
+    """Call ``engine.infer`` on ``batches`` (cycling, from index ``first``) for about ``seconds``.
+
+    One stream: calls one after the other until their summed time reaches ``seconds`` (at least
+    one). ``streams`` S > 1: S threads call at once until ``seconds`` of wall time have passed
+    (each thread at least once), as the run keeps S batches in flight.
+
+    Args:
+        tick: called with the seconds done so far (main thread).
+
+    Returns:
+        ``(latency of each call in order of completion, s; seconds spent)``: the summed
+        latencies with one stream, the wall time with several.
+    """
+    streams = engine_streams(engine)
+    if streams == 1:
+        latencies: list[float] = []
+        spent = 0.0
+        while spent < seconds or not latencies:
+            data = batches[(first + len(latencies)) % len(batches)]
+            start = time.perf_counter()
+            engine.infer(data)
+            elapsed = time.perf_counter() - start
+            latencies.append(elapsed)
+            spent += elapsed
+            if tick:
+                tick(spent)
+        return latencies, spent
+    latencies = []
+    lock = threading.Lock()
+    begin = time.perf_counter()
+    deadline = begin + seconds
+
+    def caller(k: int) -> None:
+        index = first + k
+        while True:
+            start = time.perf_counter()
+            engine.infer(batches[index % len(batches)])
+            end = time.perf_counter()
+            with lock:
+                latencies.append(end - start)
+            index += streams
+            if end >= deadline:
+                return
+
+    with ThreadPoolExecutor(streams, thread_name_prefix="edgeinspect-bench") as pool:
+        futures = [pool.submit(caller, k) for k in range(streams)]
+        while True:
+            done, pending = wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
+            if tick:
+                tick(min(seconds, time.perf_counter() - begin))
+            if not pending or any(f.exception() is not None for f in done):
+                break
+    for future in futures:
+        future.result()  # an engine error is raised here
+    return latencies, time.perf_counter() - begin
 
 
 def time_engine(engine, *, batch: int, duration_s: float, warmup_s: float, pool: np.ndarray | None = None,
@@ -167,18 +239,10 @@ def time_engine(engine, *, batch: int, duration_s: float, warmup_s: float, pool:
     warm = warm_up(engine, batches, warmup_s)
     if tick:
         tick(warmup_s / total)
-    latencies: list[float] = []
-    spent = 0.0
-    while spent < duration_s or not latencies:
-        data = batches[len(latencies) % len(batches)]
-        start = time.perf_counter()
-        engine.infer(data)
-        elapsed = time.perf_counter() - start
-        latencies.append(elapsed)
-        spent += elapsed
-        if tick:
-            tick(min(1.0, (warmup_s + spent) / total))
-    return EngineTiming(batch, tile_hw, np.asarray(latencies), warm)
+    latencies, spent = timed_calls(engine, batches, duration_s,
+                                   tick=(lambda done: tick(min(1.0, (warmup_s + done) / total))) if tick else None)
+    streams = engine_streams(engine)
+    return EngineTiming(batch, tile_hw, np.asarray(latencies), warm, streams, spent if streams > 1 else None)
 
 
 def time_interleaved(engines: Sequence, *, batch: int, duration_s: float, warmup_s: float,
@@ -209,19 +273,17 @@ def time_interleaved(engines: Sequence, *, batch: int, duration_s: float, warmup
         order = range(len(plans)) if round_index % 2 == 0 else reversed(range(len(plans)))
         for i in order:
             engine, _, batches = plans[i]
-            round_spent = 0.0
-            while round_spent < round_s:  # at least one batch per round
-                data = batches[len(latencies[i]) % len(batches)]
-                start = time.perf_counter()
-                engine.infer(data)
-                elapsed = time.perf_counter() - start
-                latencies[i].append(elapsed)
-                round_spent += elapsed
+            round_latencies, round_spent = timed_calls(engine, batches, round_s, first=len(latencies[i]))
+            latencies[i] += round_latencies
             spent[i] += round_spent
         round_index += 1
         if tick:
             tick(min(1.0, (len(plans) * warmup_s + sum(min(s, duration_s) for s in spent)) / total))
-    return [EngineTiming(batch, tile_hw, np.asarray(lat), w) for (_, tile_hw, _), lat, w in zip(plans, latencies, warm)]
+    timings = []
+    for (engine, tile_hw, _), lat, w, seconds in zip(plans, latencies, warm, spent):
+        streams = engine_streams(engine)
+        timings.append(EngineTiming(batch, tile_hw, np.asarray(lat), w, streams, seconds if streams > 1 else None))
+    return timings
 
 
 def sweep_batches(engines: Sequence, sizes: Sequence[int], *, duration_s: float, warmup_s: float,

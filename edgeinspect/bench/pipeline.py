@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ class _CountingEngine:
     def __init__(self, engine: Any) -> None:
         self._engine = engine
         self.tiles = 0
+        self._lock = threading.Lock()  # infer runs in several threads with streams
 
     def __enter__(self) -> _CountingEngine:
         return self
@@ -106,7 +108,8 @@ class _CountingEngine:
         return None
 
     def infer(self, batch):
-        self.tiles += int(batch.shape[0])
+        with self._lock:
+            self.tiles += int(batch.shape[0])
         return self._engine.infer(batch)
 
     def __getattr__(self, name: str) -> Any:  # tile_hw, manifest, backend, path, ...

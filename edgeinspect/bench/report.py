@@ -45,6 +45,8 @@ class EngineInfo:
         precision: ``"fp32"`` or ``"int8"`` (``"fp32"`` for a raw .onnx or a .pt).
         tile_hw: engine input ``(h, w)``, px.
         threads: CPU threads asked for (None: the runtime's default).
+        streams: ``infer`` calls run at once (the engine's ``concurrent_calls``: the run's
+            ``engine_streams`` for ONNX Runtime, 1 for the others).
     """
 
     path: str
@@ -52,6 +54,7 @@ class EngineInfo:
     precision: str
     tile_hw: tuple[int, int]
     threads: int | None
+    streams: int = 1
 
     @classmethod
     def of(cls, engine: Any, path: str | Path, threads: int | None) -> EngineInfo:
@@ -59,7 +62,7 @@ class EngineInfo:
         manifest = getattr(engine, "manifest", None)
         return cls(str(path), str(getattr(engine, "backend", type(engine).__name__)),
                    str(getattr(manifest, "precision", None) or "fp32"),
-                   tuple(int(v) for v in engine.tile_hw), threads)
+                   tuple(int(v) for v in engine.tile_hw), threads, max(1, int(getattr(engine, "concurrent_calls", 1))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,7 @@ class BenchReport:
 def _engine_json(info: EngineInfo, figures: EngineFigures, batch: int) -> dict[str, Any]:
     return {
         "engine": info.path, "backend": info.backend, "precision": info.precision, "tile_hw": list(info.tile_hw),
-        "threads": info.threads, "batch": int(batch),
+        "threads": info.threads, "streams": info.streams, "batch": int(batch),
         "tiles_per_s": figures.tiles_per_s, "mpx_per_s": figures.mpx_per_s, "latency_ms": dict(figures.latency_ms),
     }
 

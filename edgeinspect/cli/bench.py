@@ -34,6 +34,9 @@ def bench(
         "--batch-size", "--batch", min=1, help="Tiles per engine call (as run).")] = _RUN.batch_size,
     threads: Annotated[int | None, typer.Option(
         "--threads", min=1, help="Engine CPU threads (default: the runtime's).")] = None,
+    streams: Annotated[int | None, typer.Option(
+        "--streams", min=1, help="Engine batches in flight at once, as run's engine_streams "
+                                 "(ONNX Runtime; default: 2 on >= 2 cores).")] = None,
     duration_s: Annotated[float, typer.Option(
         "--duration-s", "--duration", min=0.0, help="Timed seconds (engine mode; also the pipeline run).")] = 3.0,
     warmup_s: Annotated[float, typer.Option(
@@ -59,7 +62,7 @@ def bench(
     from edgeinspect.bench import BenchOptions, run_bench
 
     options = BenchOptions(
-        engine=engine, batch=batch_size, threads=threads, duration_s=duration_s, warmup_s=warmup_s,
+        engine=engine, batch=batch_size, threads=threads, streams=streams, duration_s=duration_s, warmup_s=warmup_s,
         width_px=width_px, line_rate_hz=line_rate_hz, overlap_px=overlap_px, scale=scale, pipeline=pipeline,
         vs=vs, plot=plot,
     )
@@ -107,7 +110,7 @@ def _print_report(report) -> None:
     lat = fig.latency_ms
     rows = [
         ("engine", f"{info.backend}/{info.precision}, {info.tile_hw[0]}×{info.tile_hw[1]} tiles, "
-                   f"batch {report.timing.batch}, threads {info.threads or 'default'}"),
+                   f"batch {report.timing.batch}, threads {info.threads or 'default'}, streams {info.streams}"),
         ("throughput", f"{_fmt(fig.tiles_per_s)} tiles/s, {_fmt(fig.mpx_per_s)} Mpx/s of tiles "
                        f"({fig.batches} batches in {fig.seconds:.2f} s)"),
         ("latency / batch", f"p50 {_fmt(lat['p50'])} ms, p90 {_fmt(lat['p90'])} ms, p99 {_fmt(lat['p99'])} ms, "

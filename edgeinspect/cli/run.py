@@ -55,6 +55,8 @@ def run(
     overlays: Annotated[bool | None, typer.Option(
         "--overlays/--no-overlays", help="One overlay PNG per defect. [on]")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Engine CPU threads.")] = None,
+    streams: Annotated[int | None, typer.Option(
+        "--streams", min=1, help="Engine batches in flight at once (ONNX Runtime). [2 on >= 2 cores]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout at the end.")] = False,
 ) -> None:
     """Inspect a web: frames → tiles → engine → stitched masks → defect records, masks, overlays, summary."""
@@ -71,6 +73,7 @@ def run(
         camera=camera, engine=engine, calib=calib, camera_config=camera_config, out=out,
         batch_size=batch_size, overlap_px=overlap_px, scale=scale, queue_size=queue_size,
         mask_png_every_lines=mask_png_every_lines, overlays=overlays, engine_threads=threads,
+        engine_streams=streams,
     )
     if lines is not None or duration_s is not None:
         settings = dataclasses.replace(settings, lines=lines, duration_s=duration_s)

