@@ -28,6 +28,7 @@ printed. Speed is never asserted; this prints ratios.
     python benchmarks/pipeline.py --engine engines/lite --threads 2 --rounds 3 --duration-s 5
     python benchmarks/pipeline.py --render both                    # pre-rendered vs live-rendered web
     python benchmarks/pipeline.py --post-thread both               # post-processing thread on vs off
+    python benchmarks/pipeline.py --no-overlays                    # what the overlay PNGs cost
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per engine call (default 4, as run)")
     parser.add_argument("--overlap-px", type=int, default=32, help="tile overlap, px (default 32, as run)")
     parser.add_argument("--threads", type=int, default=None, help="engine CPU threads (default: runtime's)")
+    parser.add_argument("--no-overlays", action="store_true",
+                        help="run without overlay PNGs (run's overlays: false), to see what they cost")
     parser.add_argument("--streams", type=int, default=None,
                         help="engine batches in flight at once (default: run's, 2 on >= 2 cores; ONNX Runtime)")
     parser.add_argument("--profile", action="store_true", help="profile the pipeline even when it meets the target")
@@ -181,7 +184,8 @@ def main() -> None:
                                         lines=math.ceil(engine_lines_per_s * args.duration_s),
                                         batch_size=args.batch_size, overlap_px=args.overlap_px,
                                         prerender=mode.startswith("prerender"),
-                                        post_thread=mode.endswith("+post"), defects_per_mpx=args.defects_per_mpx)
+                                        post_thread=mode.endswith("+post"), defects_per_mpx=args.defects_per_mpx,
+                                        overlays=not args.no_overlays)
                 piped[mode].append(figures.tiles_per_s)
                 mpx[mode].append(figures.mpx_per_s)
                 raw_mpx[mode].append(figures.run_lines_per_s * figures.width_px / 1e6)

@@ -129,7 +129,8 @@ def stage_shares(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
 def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: float = 3.0, lines: int | None = None,
                   warmup_s: float = 0.0, batch_size: int = 4, overlap_px: int = 32, scale: float = 1.0,
                   texture: str = "carbon", seed: int = 0, prerender: bool = True, post_thread: bool = True,
-                  defects_per_mpx: float | None = None, tick: Tick | None = None) -> PipelineFigures:
+                  defects_per_mpx: float | None = None, overlays: bool = True,
+                  tick: Tick | None = None) -> PipelineFigures:
     """Run the ``run`` pipeline on the synthetic web at full speed for ``duration_s`` seconds.
 
     Args:
@@ -146,6 +147,7 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
             :data:`MAX_PRERENDER_BYTES`), so the timed acquisition is a buffer copy per frame as
             on a camera; False: render them live in the acquisition thread.
         post_thread: stitch/track/sinks in their own thread (as ``run`` by default) or in the main thread.
+        overlays: write overlay PNGs (as ``run`` by default); False: ``overlays: false``.
         defects_per_mpx: defect density of the synthetic web (None: the sim default, 20 candidates per
             Mpx: far denser than a production web, so per-defect work weighs more than it will live).
         tick: called with the share of the run done.
@@ -184,6 +186,7 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
             lines=None if lines is None else max(1, int(lines)), overlap_px=int(overlap_px),
             scale=float(scale), batch_size=int(batch_size), source_options={"width": int(width_px), "seed": seed},
             post_thread=bool(post_thread), overlay_policy="skip",  # as on a camera: inspection first
+            overlays=bool(overlays),
         )
         summary = run_inspection(config, engine=counted, source=source, progress=progress, handle_signals=False)
     wall = float(summary.wall_time_s)
