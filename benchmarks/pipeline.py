@@ -159,7 +159,7 @@ def main() -> None:
         path = resolve_engine(args.engine)
         from edgeinspect.stream.runner import resolve_streams
 
-        engine = backends.load(path, threads=args.threads, concurrent_calls=resolve_streams(args.streams)).open()
+        engine = backends.load(path, threads=args.threads, concurrent_calls=resolve_streams(args.streams, args.threads)).open()
     except EdgeInspectError as error:
         sys.exit(f"error: {error}")
     with engine:

@@ -230,9 +230,9 @@ class RunConfig:
         area_from: ``"probability"`` (area = probability mass of the defect and its 4-px halo) or
             ``"mask"`` (area = pixels at or above ``threshold``); :mod:`edgeinspect.stream.area`.
         engine_threads: CPU threads of the engine (None: the runtime's default).
-        engine_streams: engine batches inferred at once, each with ``engine_threads / engine_streams``
-            threads (ONNX Runtime; other backends run one); None: :data:`AUTO_ENGINE_STREAMS` on a
-            machine with that many cores, else 1.
+        engine_streams: engine batches inferred at once, each with ``engine_threads // engine_streams``
+            threads and at least one (ONNX Runtime; other backends run one); None:
+            :data:`AUTO_ENGINE_STREAMS`, capped at the usable (logical) cores and at ``engine_threads``.
         post_thread: run stitching, tracking, areas and sinks in a thread of their own while the
             main thread tiles and infers the next batch (:mod:`edgeinspect.stream.postprocess`);
             False: all in the main thread. Same records either way.

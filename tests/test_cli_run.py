@@ -56,6 +56,21 @@ def test_run_then_eval_run_json(tmp_path, dark_model, capsys):
     assert 0.0 < score["mask"]["mIoU"] <= 1.0
 
 
+@pytest.mark.parametrize("argv, streams", [([], 2), (["--streams", "1"], 1)])
+def test_run_keeps_two_engine_batches_in_flight_unless_told(tmp_path, dark_model, capsys, argv, streams):
+    # the default on a machine with >= 2 cores (CI has 2): 2 ONNX Runtime calls at once
+    from edgeinspect.backends.onnxruntime import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("one core: the default is one stream")
+    out = tmp_path / f"streams-{streams}"
+    code, _, _ = cli(["run", "--camera", "sim", "--engine", str(dark_model), "--out", str(out), "--lines", "300",
+                           "--width", "128", "--no-overlays", *argv], capsys)
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine_streams"] == streams and summary["lines_inspected"] == 300
+
+
 def test_bad_calibration_is_one_line_naming_the_key_and_exit_2(tmp_path, capsys):
     calib = tmp_path / "line3.yaml"
     calib.write_text("mm_per_px: -0.1\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.2\n")

@@ -109,6 +109,8 @@ def test_engine_streams_is_read_and_auto_is_two_capped_at_the_cores(tmp_path, mo
     assert resolve_streams(3) == 3
     monkeypatch.setattr(ort_backend, "usable_cores", lambda: 8)
     assert resolve_streams(None) == 2
+    assert resolve_streams(None, 1) == 1  # --threads 1: one engine thread, so one stream
+    assert resolve_streams(None, 4) == 2
     monkeypatch.setattr(ort_backend, "usable_cores", lambda: 1)
     assert resolve_streams(None) == 1
 

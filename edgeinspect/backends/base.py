@@ -48,7 +48,8 @@ class InferenceStats:
     Attributes:
         calls: number of ``infer`` calls.
         tiles: tiles inferred (sum of batch sizes).
-        total_s: wall time spent in the backend (without input checks), seconds.
+        total_s: time spent in the backend (without input checks), summed over calls, seconds (more
+            than the wall time when calls ran concurrently).
         last_s: wall time of the last call, seconds.
     """
 

@@ -235,7 +235,7 @@ def _open(stack: contextlib.ExitStack, engine: Any, path: str | Path | None, thr
         progress(f"opening {resolved}", 0.0)
         from edgeinspect.stream.runner import resolve_streams
 
-        engine = backends.load(resolved, threads=threads, concurrent_calls=resolve_streams(streams))
+        engine = backends.load(resolved, threads=threads, concurrent_calls=resolve_streams(streams, threads))
         label = str(resolved)
     else:
         label = str(getattr(engine, "path", type(engine).__name__))

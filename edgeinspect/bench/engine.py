@@ -190,14 +190,19 @@ def timed_calls(engine, batches: list[np.ndarray], seconds: float, *, first: int
         return latencies, spent
     latencies = []
     lock = threading.Lock()
+    failed = threading.Event()  # one caller's error stops the others at their next call
     begin = time.perf_counter()
     deadline = begin + seconds
 
     def caller(k: int) -> None:
         index = first + k
-        while True:
+        while not failed.is_set():
             start = time.perf_counter()
-            engine.infer(batches[index % len(batches)])
+            try:
+                engine.infer(batches[index % len(batches)])
+            except BaseException:
+                failed.set()
+                raise
             end = time.perf_counter()
             with lock:
                 latencies.append(end - start)

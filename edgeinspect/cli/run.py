@@ -56,7 +56,7 @@ def run(
         "--overlays/--no-overlays", help="One overlay PNG per defect. [on]")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Engine CPU threads.")] = None,
     streams: Annotated[int | None, typer.Option(
-        "--streams", min=1, help="Engine batches in flight at once (ONNX Runtime). [2 on >= 2 cores]")] = None,
+        "--streams", min=1, max=64, help="Engine batches in flight at once (ONNX Runtime). [2 on >= 2 cores]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout at the end.")] = False,
 ) -> None:
     """Inspect a web: frames → tiles → engine → stitched masks → defect records, masks, overlays, summary."""
@@ -132,7 +132,8 @@ def _print_summary(summary) -> None:
     table = Table(title=f"edgeinspect run: {summary.source} → {summary.out_dir}", show_header=False)
     dropped = f"{summary.frames_dropped} frames / {summary.lines_dropped:,} lines"
     rows = [
-        ("engine", f"{summary.engine_dir} ({summary.backend}, {summary.precision or 'fp32'})"),
+        ("engine", f"{summary.engine_dir} ({summary.backend}, {summary.precision or 'fp32'}"
+                   + (f", {summary.engine_streams} streams)" if summary.engine_streams > 1 else ")")),
         ("calibration", summary.calibration),
         ("inspected", f"{summary.lines_inspected:,} lines × {summary.width_px} px in {summary.wall_time_s:.2f} s"),
         ("throughput", f"{summary.lines_per_s:,.0f} lines/s, {summary.mpx_per_s:.2f} Mpx/s"),

@@ -274,7 +274,7 @@ class RunSummary:
         stop_reason: ``"lines"``, ``"duration"``, ``"source_end"``, ``"SIGINT"``, ``"SIGTERM"``,
             ``"stopped"`` (the caller's stop event) or ``"error"``.
         tile_hw, overlap_px, scale, batch_size, threshold, merge_gap_px, queue_size: the settings used.
-        engine_streams: engine batches that were in flight at once (the engine's ``streams``).
+        engine_streams: engine batches that were in flight at once (the engine's ``concurrent_calls``).
         detect_threshold: the highest probability a group needed to become a record (hysteresis;
             ``max(threshold, detect_threshold)`` of the run config).
         faint_groups: groups of pixels >= ``threshold`` dropped because none reached ``detect_threshold``.

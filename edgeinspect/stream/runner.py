@@ -120,9 +120,10 @@ class PipelineSettings:
 
 
 class Pipeline:
-    """Frames in, defect records out: tile → infer (this thread) → stitch → track → area → sinks.
+    """Frames in, defect records out: tile → infer → stitch → track → area → sinks.
 
-    With ``post_thread`` the stages after the engine run in a :class:`PostThread` of their own
+    The engine runs in this thread, or with an engine taking several concurrent calls in that many
+    inference threads (this thread collects their results in tiling order). With ``post_thread`` the stages after the engine run in a :class:`PostThread` of their own
     (the main thread tiles and infers the next batch meanwhile); without, in the caller's thread.
     Either way the records, ids and files are the same. Call :meth:`close` when the last segment
     has ended (it waits for the post-processing); until then records may still be on their way.
@@ -134,7 +135,8 @@ class Pipeline:
         settings: tiling, batching, threshold, tracker settings.
         pred_masks: writer for predicted masks, or None.
         truth_masks: writer for true masks (frames that carry one), or None.
-        timer: stage timer of this thread (``tile``, ``infer``; true masks count as ``sinks``).
+        timer: stage timer of this thread (``tile``, ``infer``: the engine's time, or with concurrent
+            calls this thread's wait for the oldest batch; true masks count as ``sinks``).
         keep_images: keep web image lines for overlay crops.
         post_thread: run stitch/track/area/sinks in a thread of their own.
     """
@@ -323,7 +325,7 @@ def open_configured_engine(config: RunConfig) -> Any:
     path = config.engine
     if path is None:
         path = bundled_engine_dir()
-    streams = 1 if config.cascade else resolve_streams(config.engine_streams)  # the cascade infers one batch at a time
+    streams = 1 if config.cascade else resolve_streams(config.engine_streams, config.engine_threads)  # cascade: one at a time
     engine = backends.load(path, threads=config.engine_threads, concurrent_calls=streams)
     if config.cascade:
         from edgeinspect.stream.cascade import CascadeEngine
@@ -332,14 +334,15 @@ def open_configured_engine(config: RunConfig) -> Any:
     return engine
 
 
-def resolve_streams(engine_streams: int | None) -> int:
+def resolve_streams(engine_streams: int | None, engine_threads: int | None = None) -> int:
     """Engine streams of a run: ``engine_streams``, or when None :data:`~edgeinspect.config.AUTO_ENGINE_STREAMS`
-    capped at the usable cores (1 on a single core)."""
+    capped at the usable cores and at ``engine_threads`` (1 on a single core or with one thread), so
+    the default never runs more engine threads than asked for."""
     if engine_streams is not None:
         return int(engine_streams)
     from edgeinspect.backends.onnxruntime import usable_cores
 
-    return max(1, min(AUTO_ENGINE_STREAMS, usable_cores()))
+    return max(1, min(AUTO_ENGINE_STREAMS, usable_cores(), engine_threads or AUTO_ENGINE_STREAMS))
 
 
 def _cascade_stats(engine: Any) -> dict[str, float] | None:

@@ -43,6 +43,7 @@ def test_json_schema_from_a_real_short_bench(dark_engine):
         assert isinstance(data[key], kind), (key, data.get(key))
     assert data["engine"] == str(dark_engine)
     assert (data["backend"], data["precision"], data["batch"], data["tile_hw"]) == ("onnxruntime", "fp32", 4, [32, 32])
+    assert data["streams"] == 1  # SHORT asks for --threads 1: the default streams never exceed the threads
     assert set(data["latency_ms"]) == {"p50", "p90", "p99", "max"}
     lat = data["latency_ms"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]

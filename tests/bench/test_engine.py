@@ -142,3 +142,20 @@ def test_time_engine_keeps_concurrent_calls_in_flight_and_times_the_wall():
     # two sleeping calls overlap: their summed time is about twice the wall time
     assert timing.latencies_s.sum() > 1.5 * timing.wall_s
     assert len(engine.calls) == timing.latencies_s.size
+
+
+class FailingConcurrentEngineDouble(ConcurrentThrottledEngineDouble):
+    """The concurrent throttled double whose 3rd call fails on purpose (an engine error mid-bench)."""
+
+    def infer(self, batch):
+        if len(self.calls) == 2:
+            raise RuntimeError("engine failed mid-bench")
+        return super().infer(batch)
+
+
+def test_an_engine_error_in_a_concurrent_call_stops_the_bench_at_once():
+    engine = FailingConcurrentEngineDouble((16, 16), delay_s=0.01)
+    with pytest.raises(RuntimeError, match="engine failed mid-bench"):
+        time_engine(engine, batch=1, duration_s=30.0, warmup_s=0.0)
+    # the other caller stops at its next call: a handful of calls, not the ~6,000 of 30 s
+    assert len(engine.calls) <= 4
