@@ -123,3 +123,9 @@ def test_backends_that_split_a_call_themselves_take_one_call_at_a_time(built_eng
         assert engine.concurrent_calls == 1 and engine.streams == 1
     with pytest.raises(Exception, match="concurrent_calls must be >= 1"):
         backends.load(built_engines["onnxruntime-fp32"], concurrent_calls=0)
+
+
+def test_torch_engines_take_one_call_at_a_time() -> None:
+    from edgeinspect.assets import default_checkpoint
+
+    assert backends.load(default_checkpoint(), concurrent_calls=2).concurrent_calls == 1
