@@ -81,11 +81,12 @@ class OnnxRuntimeEngine(Engine):
     """ONNX Runtime CPU execution provider.
 
     ``threads`` is the CPU threads of the engine; ``hint`` is accepted for symmetry. With
-    ``concurrent_calls`` S > 1, ``infer`` may be called from S threads at once (``InferenceSession.Run`` is
-    thread-safe) and each call runs with ``intra_op_num_threads = threads // S``, at least 1
-    (``threads`` default: the usable logical cores), so S independent batches in flight share the cores without the
-    barrier of one call's parallel operators (on 2 cores: the pipeline 224 instead of 211 tiles/s,
-    the bare INT8 engine 196 instead of 149; README, "bench").
+    ``concurrent_calls`` S > 1, ``infer`` may be called from S threads at once
+    (``InferenceSession.Run`` is thread-safe) and each call runs with ``intra_op_num_threads =
+    threads // S``, at least 1 (``threads`` default: the usable logical cores), so S independent
+    batches in flight share the cores without the barrier of one call's parallel operators (on 2
+    cores: the pipeline 224 instead of 211 tiles/s, the bare INT8 engine 196 instead of 149;
+    README, "bench").
     """
 
     backend = "onnxruntime"

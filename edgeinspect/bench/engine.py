@@ -4,9 +4,10 @@ Tiles are cut from :class:`edgeinspect.data.synth.SyntheticWeb` (carbon, seed 0)
 tile size, uint8, the way the run hands them over (``(N,1,H,W)`` uint8, the engine converts).
 A batch's latency is the wall time of one ``engine.infer`` call (input conversion and output copy
 included: what the run pays). Throughput is tiles divided by the summed batch times. An engine with
-``concurrent_calls`` S > 1 (the run's ``engine_streams``) is called from S threads at once, as the run does (:mod:`edgeinspect.stream.runner`):
-throughput is then tiles divided by the wall time of the timed calls, and each latency is still that
-of one call (each call runs with ``threads / S`` threads, so it is longer than a one-stream call).
+``concurrent_calls`` S > 1 (the run's ``engine_streams``) is called from S threads at once, as the
+run does (:mod:`edgeinspect.stream.runner`): throughput is then tiles divided by the wall time of
+the timed calls, and each latency is still that of one call (each call runs with ``threads / S``
+threads, so it is longer than a one-stream call).
 
 Two engines compared (``--vs``) run interleaved: short rounds alternate between them (A B, then
 B A, ...) on the same tiles, so a noisy neighbour on the machine slows both alike.

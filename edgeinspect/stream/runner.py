@@ -325,7 +325,8 @@ def open_configured_engine(config: RunConfig) -> Any:
     path = config.engine
     if path is None:
         path = bundled_engine_dir()
-    streams = 1 if config.cascade else resolve_streams(config.engine_streams, config.engine_threads)  # cascade: one at a time
+    # the cascade infers one batch at a time
+    streams = 1 if config.cascade else resolve_streams(config.engine_streams, config.engine_threads)
     engine = backends.load(path, threads=config.engine_threads, concurrent_calls=streams)
     if config.cascade:
         from edgeinspect.stream.cascade import CascadeEngine
