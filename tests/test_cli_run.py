@@ -59,7 +59,7 @@ def test_run_then_eval_run_json(tmp_path, dark_model, capsys):
 @pytest.mark.parametrize("argv, streams", [([], 2), (["--streams", "1"], 1)])
 def test_run_keeps_two_engine_batches_in_flight_unless_told(tmp_path, dark_model, capsys, argv, streams):
     # the default on a machine with >= 2 cores (CI has 2): 2 ONNX Runtime calls at once
-    from edgeinspect.backends.onnxruntime import usable_cores
+    from edgeinspect.sysinfo import usable_cores
 
     if usable_cores() < 2:
         pytest.skip("one core: the default is one stream")

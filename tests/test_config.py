@@ -101,17 +101,17 @@ def test_area_from_and_post_thread_are_read_with_their_defaults(tmp_path):
 
 
 def test_engine_streams_is_read_and_auto_is_two_capped_at_the_cores(tmp_path, monkeypatch):
-    from edgeinspect.backends import onnxruntime as ort_backend
+    from edgeinspect import sysinfo
     from edgeinspect.stream.runner import resolve_streams
 
     assert RunConfig().engine_streams is None
     assert load_run_config(write(tmp_path, "engine_streams: 3\n")).engine_streams == 3
     assert resolve_streams(3) == 3
-    monkeypatch.setattr(ort_backend, "usable_cores", lambda: 8)
+    monkeypatch.setattr(sysinfo, "usable_cores", lambda: 8)
     assert resolve_streams(None) == 2
     assert resolve_streams(None, 1) == 1  # --threads 1: one engine thread, so one stream
     assert resolve_streams(None, 4) == 2
-    monkeypatch.setattr(ort_backend, "usable_cores", lambda: 1)
+    monkeypatch.setattr(sysinfo, "usable_cores", lambda: 1)
     assert resolve_streams(None) == 1
 
 

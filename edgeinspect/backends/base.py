@@ -273,5 +273,10 @@ class Engine:
         raise NotImplementedError
 
 
+def concurrent_calls_of(engine: object) -> int:
+    """``infer`` calls ``engine`` runs at once: its ``concurrent_calls``, 1 for objects without (doubles, wrappers)."""
+    return max(1, int(getattr(engine, "concurrent_calls", 1)))
+
+
 def _warn_unclosed(cls_name: str, path: str) -> None:
     log.warning("%s(%s) was never closed; use it as a context manager", cls_name, path)

@@ -10,12 +10,12 @@ uint8-asymmetric QDQ re-encoding that ORT's CPU kernels run fast). The first ``o
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from edgeinspect.backends.base import OUTPUT_NAMES, Engine
+from edgeinspect import sysinfo
 from edgeinspect.errors import EdgeInspectError
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,6 @@ def session_options(*, threads: int | None, optimize: bool = True, optimized_pat
     if optimize and optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
     return options
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask; ``os.cpu_count()`` where unknown)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def create_session(model_path: Path, options):
@@ -97,7 +89,7 @@ class OnnxRuntimeEngine(Engine):
         """``intra_op_num_threads`` of the session: ``threads``, split over the concurrent calls."""
         if self.concurrent_calls == 1:
             return self.threads
-        return max(1, (self.threads or usable_cores()) // self.concurrent_calls)
+        return max(1, (self.threads or sysinfo.usable_cores()) // self.concurrent_calls)
 
     def _model_paths(self) -> tuple[Path, Path | None]:
         """(source model, optimised-graph path or None) for this engine."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeinspect.backends.base import concurrent_calls_of
 from edgeinspect.errors import EdgeInspectError
 
 #: ``progress(fraction)`` with the share of the current phase done, in [0, 1].
@@ -148,11 +149,6 @@ def make_batches(pool: np.ndarray, batch: int, *, limit: int = 8) -> list[np.nda
     return [np.ascontiguousarray(pool[(np.arange(batch) + k * batch) % n]) for k in range(count)]
 
 
-def engine_streams(engine) -> int:
-    """Calls the engine runs at once (its ``concurrent_calls``; 1 for engines without)."""
-    return max(1, int(getattr(engine, "concurrent_calls", 1)))
-
-
 def warm_up(engine, batches: list[np.ndarray], warmup_s: float) -> int:
     """Run batches for ``warmup_s`` seconds (none when 0), from ``streams`` threads; returns how many ran."""
     if warmup_s <= 0:
@@ -175,7 +171,7 @@ def timed_calls(engine, batches: list[np.ndarray], seconds: float, *, first: int
         ``(latency of each call in order of completion, s; seconds spent)``: the summed
         latencies with one stream, the wall time with several.
     """
-    streams = engine_streams(engine)
+    streams = concurrent_calls_of(engine)
     if streams == 1:
         latencies: list[float] = []
         spent = 0.0
@@ -247,7 +243,7 @@ def time_engine(engine, *, batch: int, duration_s: float, warmup_s: float, pool:
         tick(warmup_s / total)
     latencies, spent = timed_calls(engine, batches, duration_s,
                                    tick=(lambda done: tick(min(1.0, (warmup_s + done) / total))) if tick else None)
-    streams = engine_streams(engine)
+    streams = concurrent_calls_of(engine)
     return EngineTiming(batch, tile_hw, np.asarray(latencies), warm, streams, spent if streams > 1 else None)
 
 
@@ -287,7 +283,7 @@ def time_interleaved(engines: Sequence, *, batch: int, duration_s: float, warmup
             tick(min(1.0, (len(plans) * warmup_s + sum(min(s, duration_s) for s in spent)) / total))
     timings = []
     for (engine, tile_hw, _), lat, w, seconds in zip(plans, latencies, warm, spent):
-        streams = engine_streams(engine)
+        streams = concurrent_calls_of(engine)
         timings.append(EngineTiming(batch, tile_hw, np.asarray(lat), w, streams, seconds if streams > 1 else None))
     return timings
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeinspect.backends.base import concurrent_calls_of
 from edgeinspect.bench.engine import EngineFigures, EngineTiming
 from edgeinspect.bench.pipeline import PipelineFigures
 from edgeinspect.bench.rates import LineBudget
@@ -62,7 +63,7 @@ class EngineInfo:
         manifest = getattr(engine, "manifest", None)
         return cls(str(path), str(getattr(engine, "backend", type(engine).__name__)),
                    str(getattr(manifest, "precision", None) or "fp32"),
-                   tuple(int(v) for v in engine.tile_hw), threads, max(1, int(getattr(engine, "concurrent_calls", 1))))
+                   tuple(int(v) for v in engine.tile_hw), threads, concurrent_calls_of(engine))
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from edgeinspect.config import AUTO_ENGINE_STREAMS, DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig
+from edgeinspect.backends.base import concurrent_calls_of
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
 from edgeinspect.stream.area import AREA_HALO_PX, AreaEstimator, load_calibration
@@ -169,7 +170,7 @@ class Pipeline:
         self._pending: list[Tile] = []
         self._next_line: int | None = None
         #: engine batches inferred at once (the engine's ``concurrent_calls``; 1: inferred in this thread).
-        self.streams = max(1, int(getattr(engine, "concurrent_calls", 1)))
+        self.streams = concurrent_calls_of(engine)
         self._infer_pool = (ThreadPoolExecutor(self.streams, thread_name_prefix="edgeinspect-infer")
                             if self.streams > 1 else None)
         self._in_flight: collections.deque[tuple[Future, list[TilePlacement]]] = collections.deque()
@@ -341,7 +342,7 @@ def resolve_streams(engine_streams: int | None, engine_threads: int | None = Non
     the default never runs more engine threads than asked for."""
     if engine_streams is not None:
         return int(engine_streams)
-    from edgeinspect.backends.onnxruntime import usable_cores
+    from edgeinspect.sysinfo import usable_cores
 
     return max(1, min(AUTO_ENGINE_STREAMS, usable_cores(), engine_threads or AUTO_ENGINE_STREAMS))
 
