@@ -201,6 +201,9 @@ class AreaEstimator:
         self.column_mm = check_columns(calibration, self.width_px)
         self.column_edges_mm = np.concatenate([[0.0], np.cumsum(self.column_mm)])
         self.mm_per_line = calibration.mm_per_line
+        #: area of one pixel, mm², when every column has the same width (None: a per-column polynomial).
+        self.pixel_mm2 = (float(self.column_mm[0]) * self.mm_per_line
+                          if self.width_px and bool(np.all(self.column_mm == self.column_mm[0])) else None)
 
     def area_mm2(self, mask: np.ndarray, x0: int = 0) -> float:
         """Area of the pixels of ``mask``, mm².
@@ -212,6 +215,8 @@ class AreaEstimator:
         Returns:
             ``sum over set pixels of column_mm[column] * mm_per_line``.
         """
+        if self.pixel_mm2 is not None:
+            return np.count_nonzero(mask) * self.pixel_mm2
         per_column = np.count_nonzero(mask, axis=0)
         return float(per_column @ self.column_mm[x0:x0 + mask.shape[1]] * self.mm_per_line)
 
@@ -225,6 +230,8 @@ class AreaEstimator:
         Returns:
             ``sum over pixels of weight * column_mm[column] * mm_per_line``.
         """
+        if self.pixel_mm2 is not None:
+            return float(weights.sum(dtype=np.float64)) * self.pixel_mm2
         per_column = weights.sum(axis=0, dtype=np.float64)
         return float(per_column @ self.column_mm[x0:x0 + weights.shape[1]] * self.mm_per_line)
 
@@ -254,22 +261,27 @@ class AreaEstimator:
         if self.area_from == "probability" and blob.halo_prob is not None:
             area_mm2 = self.mass_mm2(blob.halo_prob, blob.halo_origin[0])
         bbox_mm = self.bbox_mm(blob.bbox_px)
-        probs = blob.prob[blob.mask]
+        area_px = np.count_nonzero(blob.mask)
+        max_prob, mean_prob = blob.max_prob, blob.mean_prob
+        if max_prob is None or mean_prob is None:  # a blob without the tracker's statistics
+            probs = blob.prob[blob.mask]
+            max_prob = float(probs.max()) if probs.size else 0.0
+            mean_prob = float(np.add.reduce(probs, dtype=np.float64)) / probs.size if probs.size else 0.0
         return Defect(
             id=defect_id,
             first_line=y0,
             last_line=y1 - 1,
             bbox_px=(x0, y0, x1, y1),
             bbox_mm=tuple(_mm(v) for v in bbox_mm),
-            area_px=int(probs.size),
+            area_px=int(area_px),
             area_mm2=_mm(area_mm2),
             area_mm2_min=_mm(area_mm2 * (1 - AREA_TOLERANCE)),
             area_mm2_max=_mm(area_mm2 * (1 + AREA_TOLERANCE)),
             mask_area_mm2=_mm(mask_area_mm2),
             length_mm=_mm(bbox_mm[3] - bbox_mm[1]),
             width_mm=_mm(bbox_mm[2] - bbox_mm[0]),
-            max_prob=round(float(probs.max()), 6) if probs.size else 0.0,
-            mean_prob=round(float(probs.mean()), 6) if probs.size else 0.0,
+            max_prob=round(float(max_prob), 6),
+            mean_prob=round(float(mean_prob), 6),
             kind=kind,
             verdict=self.verdict(area_mm2),
             truncated=blob.truncated,

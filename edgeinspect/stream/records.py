@@ -102,6 +102,8 @@ class Blob:
             the pixels within the tracker's ``halo_px`` of them that belong to no other component,
             0 elsewhere; None when the tracker keeps no halo.
         halo_origin: ``(x, y)`` web coordinates of ``halo_prob[0, 0]``.
+        max_prob, mean_prob: highest and mean probability of the component's pixels, when the
+            tracker measured them while grouping (None: computed from ``prob`` and ``mask``).
     """
 
     bbox_px: tuple[int, int, int, int]
@@ -112,6 +114,8 @@ class Blob:
     truncated: bool = False
     halo_prob: np.ndarray | None = None
     halo_origin: tuple[int, int] = (0, 0)
+    max_prob: float | None = None
+    mean_prob: float | None = None
 
     @property
     def area_px(self) -> int:

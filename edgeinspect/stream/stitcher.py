@@ -63,7 +63,8 @@ class Stitcher:
         p = placement
         if self._row != p.row or self._row_band is None:
             self._row = p.row
-            self._row_band = np.zeros((p.own_y1 - p.own_y0, self.inference_width), np.float32)
+            # no fill: the owned ranges of a row's tiles partition the width, every column gets pasted
+            self._row_band = np.empty((p.own_y1 - p.own_y0, self.inference_width), np.float32)
         self._row_band[:, p.own_x0:p.own_x1] = prob[
             p.own_y0 - p.y0:p.own_y1 - p.y0, p.own_x0 - p.x0:p.own_x1 - p.x0
         ]

@@ -166,36 +166,50 @@ class DefectTracker:
         grouping = window if gap == 0 else cv2.dilate(window, self._kernel, anchor=(0, 0))
         _, window_labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
         owner = window_labels[ys - wy0, xs - wx0]
+        values = self._prob.values(self._first, ys, xs)  # the probability of every mask pixel
         order = np.argsort(owner, kind="stable")
-        owner, ys, xs = owner[order], ys[order], xs[order]
+        owner, ys, xs, values = owner[order], ys[order], xs[order], values[order]
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        boxes = zip(owner[starts].tolist(), np.minimum.reduceat(xs, starts).tolist(),
-                    np.minimum.reduceat(ys, starts).tolist(), np.maximum.reduceat(xs, starts).tolist(),
-                    np.maximum.reduceat(ys, starts).tolist())
+        sizes = np.diff(np.r_[starts, owner.size])
+        peaks = np.maximum.reduceat(values, starts)
+        means = np.add.reduceat(values.astype(np.float64), starts) / sizes
+        # compared as float32, as the mask was: without hysteresis (detect == threshold) every group is strong
+        strong = peaks >= self.detect_threshold
+        groups = zip(owner[starts].tolist(), np.minimum.reduceat(xs, starts).tolist(),
+                     np.minimum.reduceat(ys, starts).tolist(), np.maximum.reduceat(xs, starts).tolist(),
+                     np.maximum.reduceat(ys, starts).tolist(), strong.tolist(), peaks.tolist(), means.tolist())
         blobs: list[Blob] = []
         closed: list[tuple[int, int, int, int, np.ndarray]] = []
+        faint = np.zeros(starts.size, bool)  # closed groups whose peak stays under detect_threshold
         open_top = n
-        hysteresis = self.detect_threshold > self.threshold
-        for label, x0, y0, x_last, y_last in boxes:  # label order: raster order of each group's first pixel
+        # label order: raster order of each group's first pixel
+        for index, (label, x0, y0, x_last, y_last, is_strong, peak, mean) in enumerate(groups):
             reaches_end = y_last >= n - 1 - gap  # a pixel of the next line could join it
             if y_last >= n - 1 - wait and not final:
                 open_top = min(open_top, y0)
+                continue
+            if not is_strong:
+                faint[index] = True
                 continue
             y1, x1 = y_last + 1, x_last + 1
             own = (window_labels[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0] == label) & mask[y0:y1, x0:x1].astype(bool)
             closed.append((y0, y1, x0, x1, own))
             top = self._first + y0
             prob = self._prob.crop(top, top + y1 - y0, x0, x1)
-            if hysteresis and not (prob[own] >= self.detect_threshold).any():
-                self.faint_groups += 1
-                continue
-            blobs.append(self._blob(x0, y0, x1 - x0, y1 - y0, own, prob, truncated=reaches_end))
-        for y0, y1, x0, x1, own in closed:  # erased after all: a halo never takes a neighbour's pixels
+            blobs.append(self._blob(x0, y0, x1 - x0, y1 - y0, own, prob, truncated=reaches_end,
+                                    max_prob=peak, mean_prob=mean))
+        # erased after all: a halo never takes a neighbour's pixels (a faint group's included)
+        for y0, y1, x0, x1, own in closed:
             mask[y0:y1, x0:x1][own] = 0
+        if faint.any():
+            self.faint_groups += int(faint.sum())
+            erase = np.repeat(faint, sizes)
+            mask[ys[erase], xs[erase]] = 0
         self._trim(open_top)
         return blobs
 
-    def _blob(self, x0: int, y0: int, w: int, h: int, own: np.ndarray, prob: np.ndarray, *, truncated: bool) -> Blob:
+    def _blob(self, x0: int, y0: int, w: int, h: int, own: np.ndarray, prob: np.ndarray, *, truncated: bool,
+              max_prob: float, mean_prob: float) -> Blob:
         image, origin = None, (0, 0)
         if self._image is not None:
             c = self.context_px
@@ -214,6 +228,8 @@ class DefectTracker:
             truncated=truncated,
             halo_prob=halo_prob,
             halo_origin=halo_origin,
+            max_prob=max_prob,
+            mean_prob=mean_prob,
         )
 
     def _halo(self, x0: int, y0: int, own: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int]]:
@@ -257,6 +273,16 @@ class _Rows:
         """Forget the parts that end before web line ``line``."""
         while self._parts and self._parts[0][0] + self._parts[0][1].shape[0] <= line:
             self._parts.pop(0)
+
+    def values(self, first_line: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The values at ``(rows, cols)``: ``rows`` ascending, counted from web line ``first_line``."""
+        lines = rows + first_line
+        pieces = []
+        for first, part in self._parts:
+            lo, hi = np.searchsorted(lines, (first, first + part.shape[0]))
+            if hi > lo:
+                pieces.append(part[lines[lo:hi] - first, cols[lo:hi]])
+        return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """A copy of web lines ``[y0, y1)``, columns ``[x0, x1)`` (all held)."""

@@ -292,3 +292,30 @@ def test_a_detect_threshold_at_or_below_the_threshold_changes_nothing():
         blobs = [b for s in strips_of(prob, 40) for b in tracker.push(s)] + tracker.flush()
         assert tracker.detect_threshold == 0.3
         assert [b.bbox_px for b in blobs] == [(45, 40, 51, 46), (20, 20, 22, 150)]  # the spot closes first
+
+
+def test_group_peak_and_mean_measured_while_grouping_are_those_of_the_blob_pixels():
+    rng = np.random.default_rng(3)
+    prob = np.zeros((200, 120), np.float32)
+    prob[20:90, 10:14] = rng.uniform(0.3, 0.95, (70, 4))      # a crack over two strips
+    prob[120:131, 60:75] = rng.uniform(0.25, 0.7, (11, 15))   # a stain
+    tracker = DefectTracker(threshold=0.25, detect_threshold=0.6, halo_px=2)
+    blobs = [b for s in strips_of(prob, 64) for b in tracker.push(s)] + tracker.flush()
+    assert len(blobs) == 2
+    for blob in blobs:
+        pixels = blob.prob[blob.mask]
+        assert blob.max_prob == float(pixels.max())
+        assert blob.mean_prob == pytest.approx(float(pixels.astype(np.float64).mean()), rel=1e-12)
+
+
+def test_a_peak_exactly_at_the_detect_threshold_is_reported_as_the_mask_sees_it():
+    # float32(0.7) < 0.7 as a Python float: the peak is compared in float32, as the mask's threshold is
+    prob = np.zeros((40, 20), np.float32)
+    prob[5:9, 5:9] = np.float32(0.7)
+    prob[20:24, 5:9] = np.float32(0.69)
+    single = DefectTracker(threshold=0.7)
+    assert len(single.push(ProbStrip(0, prob)) + single.flush()) == 1 and single.faint_groups == 0
+    hysteresis = DefectTracker(threshold=0.5, detect_threshold=0.7)
+    [blob] = hysteresis.push(ProbStrip(0, prob)) + hysteresis.flush()
+    assert blob.bbox_px == (5, 5, 9, 9) and hysteresis.faint_groups == 1
+    assert hysteresis.band_lines == 0  # the faint group is erased with the rest
