@@ -201,7 +201,8 @@ class AreaEstimator:
         self.column_mm = check_columns(calibration, self.width_px)
         self.column_edges_mm = np.concatenate([[0.0], np.cumsum(self.column_mm)])
         self.mm_per_line = calibration.mm_per_line
-        #: area of one pixel, mm², when every column has the same width (None: a per-column polynomial).
+        #: area of one pixel, mm², when every column has the same width: areas are then one count
+        #: (or sum) × this, equal to the per-column sums up to float rounding. None: the columns differ.
         self.pixel_mm2 = (float(self.column_mm[0]) * self.mm_per_line
                           if self.width_px and bool(np.all(self.column_mm == self.column_mm[0])) else None)
 
@@ -216,7 +217,7 @@ class AreaEstimator:
             ``sum over set pixels of column_mm[column] * mm_per_line``.
         """
         if self.pixel_mm2 is not None:
-            return np.count_nonzero(mask) * self.pixel_mm2
+            return float(np.count_nonzero(mask)) * self.pixel_mm2
         per_column = np.count_nonzero(mask, axis=0)
         return float(per_column @ self.column_mm[x0:x0 + mask.shape[1]] * self.mm_per_line)
 

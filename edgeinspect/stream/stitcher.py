@@ -40,6 +40,7 @@ class Stitcher:
         self._first_line = 0
         self._row: int | None = None
         self._row_band: np.ndarray | None = None
+        self._pasted_px = 0  # columns of the current row pasted so far
 
     def start(self, first_line: int) -> None:
         """Begin a segment whose inference line 0 is web line ``first_line``."""
@@ -63,13 +64,18 @@ class Stitcher:
         p = placement
         if self._row != p.row or self._row_band is None:
             self._row = p.row
-            # no fill: the owned ranges of a row's tiles partition the width, every column gets pasted
+            # no fill: the owned ranges of a row's tiles partition the width (checked below)
             self._row_band = np.empty((p.own_y1 - p.own_y0, self.inference_width), np.float32)
+            self._pasted_px = 0
         self._row_band[:, p.own_x0:p.own_x1] = prob[
             p.own_y0 - p.y0:p.own_y1 - p.y0, p.own_x0 - p.x0:p.own_x1 - p.x0
         ]
+        self._pasted_px += p.own_x1 - p.own_x0
         if not p.last_in_row:
             return []
+        if self._pasted_px != self.inference_width:
+            raise ValueError(f"tile row {p.row} pasted {self._pasted_px} of {self.inference_width} columns "
+                             f"(tiles must arrive as whole rows, in order)")
         band, self._row_band, self._row = self._row_band, None, None
         first, stop = self._source_line(p.own_y0), self._source_line(p.own_y1)
         if band.shape != (stop - first, self.width_px):

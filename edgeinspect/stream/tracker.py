@@ -166,7 +166,7 @@ class DefectTracker:
         grouping = window if gap == 0 else cv2.dilate(window, self._kernel, anchor=(0, 0))
         _, window_labels = cv2.connectedComponents(grouping, connectivity=8, ltype=cv2.CV_32S)
         owner = window_labels[ys - wy0, xs - wx0]
-        values = self._prob.values(self._first, ys, xs)  # the probability of every mask pixel
+        values = self._prob.at(self._first, ys, xs)  # for the peaks (hysteresis) and means of all groups at once
         order = np.argsort(owner, kind="stable")
         owner, ys, xs, values = owner[order], ys[order], xs[order], values[order]
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
@@ -274,14 +274,18 @@ class _Rows:
         while self._parts and self._parts[0][0] + self._parts[0][1].shape[0] <= line:
             self._parts.pop(0)
 
-    def values(self, first_line: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """The values at ``(rows, cols)``: ``rows`` ascending, counted from web line ``first_line``."""
-        lines = rows + first_line
+    def at(self, band_first_line: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """A copy of the values at ``(rows, cols)``, ``rows`` counted from web line ``band_first_line``.
+
+        ``rows`` must be ascending (as ``cv2.findNonZero`` returns them) and every row held; rows stay
+        band-relative (int32 from OpenCV), web lines as Python ints, so a long run cannot overflow them.
+        """
         pieces = []
         for first, part in self._parts:
-            lo, hi = np.searchsorted(lines, (first, first + part.shape[0]))
+            offset = first - band_first_line  # band row of the part's first line (< 0: starts before the band)
+            lo, hi = np.searchsorted(rows, (offset, offset + part.shape[0]))
             if hi > lo:
-                pieces.append(part[lines[lo:hi] - first, cols[lo:hi]])
+                pieces.append(part[rows[lo:hi] - offset, cols[lo:hi]])
         return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

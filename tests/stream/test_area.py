@@ -125,24 +125,28 @@ def test_probability_area_weights_each_halo_pixel_by_its_probability_and_column_
         AreaEstimator(calib, width_px=100, area_from="pixels")
 
 
-def test_equal_columns_measure_as_the_per_column_sum_and_tracker_statistics_as_the_pixels(tmp_path):
+def test_equal_columns_are_measured_as_the_per_column_sum(tmp_path):
     calib = load_calibration(write(tmp_path, "mm_per_px: 0.1\nmm_per_line: 0.2\nreject_area_mm2: 1\nsignificant_area_mm2: 0\n"))
     equal = AreaEstimator(calib, width_px=100)
     per_column = AreaEstimator(calib, width_px=100)
-    per_column.pixel_mm2 = None  # the polynomial path: Σ column width × pixels per column
+    per_column.pixel_mm2 = None  # the general path: Σ column width × pixels per column
     assert equal.pixel_mm2 == pytest.approx(0.02)
     rng = np.random.default_rng(0)
     mask = rng.random((30, 40)) < 0.3
     weights = rng.random((30, 40)).astype(np.float32)
     assert equal.area_mm2(mask, 7) == pytest.approx(per_column.area_mm2(mask, 7), rel=1e-12)
     assert equal.mass_mm2(weights, 7) == pytest.approx(per_column.mass_mm2(weights, 7), rel=1e-12)
-    assert AreaEstimator(load_calibration(write(tmp_path, "mm_per_px_poly: [0.1, 0.001]\nmm_per_line: 0.2\n"
-                                                "reject_area_mm2: 1\nsignificant_area_mm2: 0\n", "poly.yaml")),
-                         width_px=100).pixel_mm2 is None
-    # a blob carrying the tracker's peak and mean is recorded with them; without, they come from its pixels
+    assert type(equal.area_mm2(mask, 7)) is float
+    poly = write(tmp_path, "mm_per_px_poly: [0.1, 0.001]\nmm_per_line: 0.2\nreject_area_mm2: 1\nsignificant_area_mm2: 0\n",
+                 "poly.yaml")
+    assert AreaEstimator(load_calibration(poly), width_px=100).pixel_mm2 is None
+
+
+def test_a_blob_with_the_trackers_peak_and_mean_is_recorded_with_them(tmp_path):
+    area = AreaEstimator(load_calibration(REPO / "edgeinspect" / "assets" / "synthetic-web.yaml"), width_px=100)
     ell = np.array([[1, 1, 1], [1, 0, 0]], bool)
     prob = np.array([[0.9, 0.7, 0.6], [0.8, 0.1, 0.2]], np.float32)
-    plain = equal.defect(Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob), 1)
-    given = equal.defect(Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob, max_prob=0.95, mean_prob=0.5), 1)
+    plain = area.defect(Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob), 1)
+    given = area.defect(Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob, max_prob=0.95, mean_prob=0.5), 1)
     assert plain.max_prob == pytest.approx(0.9) and plain.mean_prob == pytest.approx(0.75)
     assert (given.max_prob, given.mean_prob) == (0.95, 0.5) and given.area_px == plain.area_px == 4

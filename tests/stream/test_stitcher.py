@@ -90,3 +90,17 @@ def test_thin_crack_on_a_tile_seam_keeps_its_width_with_a_network_weak_at_tile_b
     tracker = DefectTracker(threshold=0.5, merge_gap_px=2)
     blobs = [b for s in strips for b in tracker.push(s)] + tracker.flush()
     assert sorted(b.area_px for b in blobs) == [174 * 2, 174 * 2, 214 * 2, 214 * 2]  # one record per crack
+
+
+def test_a_row_missing_a_tile_is_refused_not_stitched_from_unset_memory():
+    tiler = Tiler((64, 64), overlap_px=16)
+    tiles = tiler.push(np.zeros((64, 200), np.uint8))
+    assert len(tiles) == 4  # one row of four tiles
+    stitcher = Stitcher(200)
+    stitcher.start(0)
+    for tile in tiles[:1] + tiles[2:]:  # the second tile never arrives
+        if tile.placement.last_in_row:
+            with pytest.raises(ValueError, match="tile row 0 pasted .* of 200 columns"):
+                stitcher.add(tile.placement, np.zeros((64, 64), np.float32))
+        else:
+            assert stitcher.add(tile.placement, np.zeros((64, 64), np.float32)) == []

@@ -303,11 +303,32 @@ def test_group_peak_and_mean_measured_while_grouping_are_those_of_the_blob_pixel
     blobs = [b for s in strips_of(prob, 64) for b in tracker.push(s)] + tracker.flush()
     assert len(blobs) == 2
     for blob in blobs:
-        pixels = blob.prob[blob.mask]
-        assert blob.max_prob == float(pixels.max())
-        assert blob.mean_prob == pytest.approx(float(pixels.astype(np.float64).mean()), rel=1e-12)
+        pixels = blob.prob[blob.mask].astype(np.float64)
+        assert blob.max_prob == pixels.max()
+        assert blob.mean_prob == pytest.approx(pixels.mean(), rel=1e-12)
 
 
+def test_a_faint_group_is_erased_once_while_the_band_stays_open():
+    prob = np.zeros((100, 60), np.float32)
+    prob[10:14, 40:44] = 0.4     # faint: closed by the first strip, below detect_threshold
+    prob[30:100, 5:7] = 0.9      # a crack still open at the end of every strip
+    tracker = DefectTracker(threshold=0.3, detect_threshold=0.6, context_px=40)
+    assert tracker.push(ProbStrip(0, prob[:50])) == [] and tracker.faint_groups == 1
+    assert tracker.band_first_line <= 10  # the faint group's lines are still in the band ...
+    assert tracker.push(ProbStrip(50, prob[50:])) == [] and tracker.faint_groups == 1  # ... but erased: counted once
+    [crack] = tracker.flush()
+    assert crack.bbox_px == (5, 30, 7, 100)
+
+
+def test_a_halo_leaves_out_the_pixels_of_a_faint_neighbour():
+    prob = np.zeros((40, 40), np.float32)
+    prob[10:20, 10:14] = 0.9     # a defect
+    prob[10:20, 17:19] = 0.4     # a faint group 3 px to its right (beyond the 2-px merge gap, inside the halo)
+    prob[10:20, 14:17] = 0.1     # background between them, below the threshold
+    tracker = DefectTracker(threshold=0.3, detect_threshold=0.6, halo_px=4, context_px=8)
+    [blob] = tracker.push(ProbStrip(0, prob)) + tracker.flush()
+    assert tracker.faint_groups == 1
+    assert float(blob.halo_prob.sum()) == pytest.approx(10 * 4 * 0.9 + 10 * 3 * 0.1)
 def test_a_peak_exactly_at_the_detect_threshold_is_reported_as_the_mask_sees_it():
     # float32(0.7) < 0.7 as a Python float: the peak is compared in float32, as the mask's threshold is
     prob = np.zeros((40, 20), np.float32)
@@ -318,4 +339,3 @@ def test_a_peak_exactly_at_the_detect_threshold_is_reported_as_the_mask_sees_it(
     hysteresis = DefectTracker(threshold=0.5, detect_threshold=0.7)
     [blob] = hysteresis.push(ProbStrip(0, prob)) + hysteresis.flush()
     assert blob.bbox_px == (5, 5, 9, 9) and hysteresis.faint_groups == 1
-    assert hysteresis.band_lines == 0  # the faint group is erased with the rest
