@@ -149,6 +149,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgeinspect import backends
+    from edgeinspect.backends.base import concurrent_calls_of
     from edgeinspect.bench import resolve_engine
     from edgeinspect.bench.engine import synthetic_tiles, time_engine
     from edgeinspect.bench.pipeline import time_pipeline
@@ -165,7 +166,7 @@ def main() -> None:
     with engine:
         tile_hw = tuple(engine.tile_hw)
         print(f"engine {path} ({engine.backend}, {tile_hw[0]}×{tile_hw[1]} tiles), batch {args.batch_size}, "
-              f"threads {args.threads or 'default'}, streams {getattr(engine, 'concurrent_calls', 1)}; web {args.width_px} px, overlap {args.overlap_px} px; "
+              f"threads {args.threads or 'default'}, streams {concurrent_calls_of(engine)}; web {args.width_px} px, overlap {args.overlap_px} px; "
               f"{args.rounds} round(s) × {args.duration_s:g} s per mode; defects/Mpx "
               f"{'sim default' if args.defects_per_mpx is None else f'{args.defects_per_mpx:g}'}")
         pool = synthetic_tiles(tile_hw)

@@ -29,6 +29,8 @@ from typing import Any
 class RecordingEngine:
     """Forwards to an open engine and keeps a copy of every output (the owner closes the engine)."""
 
+    concurrent_calls = 1  # outputs are kept (and handed back) in call order
+
     def __init__(self, engine: Any) -> None:
         self._engine = engine
         self.outputs: list[dict] = []

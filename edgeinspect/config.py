@@ -230,8 +230,8 @@ class RunConfig:
         area_from: ``"probability"`` (area = probability mass of the defect and its 4-px halo) or
             ``"mask"`` (area = pixels at or above ``threshold``); :mod:`edgeinspect.stream.area`.
         engine_threads: CPU threads of the engine (None: the runtime's default).
-        engine_streams: engine batches inferred at once, each with ``engine_threads // engine_streams``
-            threads and at least one (ONNX Runtime; other backends run one); None:
+        engine_streams: engine batches inferred at once, together on ``engine_threads`` threads
+            (ONNX Runtime; other backends run one); None:
             :data:`AUTO_ENGINE_STREAMS`, capped at the usable (logical) cores and at ``engine_threads``.
         post_thread: run stitching, tracking, areas and sinks in a thread of their own while the
             main thread tiles and infers the next batch (:mod:`edgeinspect.stream.postprocess`);
@@ -278,9 +278,11 @@ class RunConfig:
 
 
 #: Engine streams of a run that names none (capped at the usable cores): on 2 cores, 2 single-thread
-#: ONNX Runtime streams took the pipeline on the dense synthetic web from 211 to 224 tiles/s (0.837 →
-#: 0.886 of the bare engine) and the bare INT8 engine from 149 to 196 tiles/s (README, "bench").
+#: ONNX Runtime calls made the pipeline on the dense synthetic web and the bare INT8 engine faster than
+#: one two-thread call (README, "bench", for the figures).
 AUTO_ENGINE_STREAMS = 2
+#: Most engine streams a run or bench accepts.
+MAX_ENGINE_STREAMS = 64
 
 #: Values of ``overlay_policy``.
 OVERLAY_POLICIES = ("auto", "wait", "skip")
@@ -338,7 +340,7 @@ def load_run_config(path: Path) -> RunConfig:
                                 default=base.merge_gap_px),
         area_from=get_choice(data, "area_from", path, choices=("probability", "mask"), default=base.area_from),
         engine_threads=get_number(data, "engine_threads", path, minimum=1, integer=True),
-        engine_streams=get_number(data, "engine_streams", path, minimum=1, maximum=64, integer=True),
+        engine_streams=get_number(data, "engine_streams", path, minimum=1, maximum=MAX_ENGINE_STREAMS, integer=True),
         post_thread=get_bool(data, "post_thread", path, default=base.post_thread),
         cascade=get_bool(data, "cascade", path, default=base.cascade),
         cascade_threshold=float(get_number(data, "cascade_threshold", path, minimum=0, exclusive=True, maximum=1,

@@ -32,8 +32,6 @@ def usable_cores() -> int:
 
 def cpu_features() -> dict[str, object]:
     """CPU model, logical core count and the SIMD flags that matter for INT8 (Linux /proc/cpuinfo)."""
-    import os
-
     flags: set[str] = set()
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")

@@ -135,10 +135,10 @@ class Engine:
     def concurrent_calls(self) -> int:
         """How many ``infer`` calls may run at once, each from its own thread (1: one at a time).
 
-        With ``concurrent_calls`` C > 1 a call uses ``threads / C`` CPU threads; independent calls
-        in flight together keep every core busy without waiting for each other (the run keeps C
-        engine batches in flight: its ``engine_streams``). Not OpenVINO's ``streams``, which split
-        one call's batch.
+        With ``concurrent_calls`` C > 1 the C calls together use the engine's ``threads``;
+        independent calls in flight together keep every core busy without waiting for each other
+        (the run keeps C engine batches in flight: its ``engine_streams``). Not OpenVINO's
+        ``streams``, which split one call's batch.
         """
         return self._concurrent_calls
 

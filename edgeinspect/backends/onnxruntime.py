@@ -74,11 +74,12 @@ class OnnxRuntimeEngine(Engine):
 
     ``threads`` is the CPU threads of the engine; ``hint`` is accepted for symmetry. With
     ``concurrent_calls`` S > 1, ``infer`` may be called from S threads at once
-    (``InferenceSession.Run`` is thread-safe) and each call runs with ``intra_op_num_threads =
-    threads // S``, at least 1 (``threads`` default: the usable logical cores), so S independent
-    batches in flight share the cores without the barrier of one call's parallel operators (on 2
-    cores: the pipeline 224 instead of 211 tiles/s, the bare INT8 engine 196 instead of 149;
-    README, "bench").
+    (``InferenceSession.Run`` is thread-safe). Concurrent calls share the session's one intra-op
+    pool, and each calling thread works in its own call's operators, so the session gets
+    ``intra_op_num_threads = threads - S + 1`` (its pool: ``threads - S`` workers; ``threads``
+    default: the usable logical cores): S callers plus the pool are ``threads`` threads. On 2 cores
+    that is two single-thread calls, independent batches that share the cores without the barrier of
+    one call's parallel operators (measured there only; README, "bench").
     """
 
     backend = "onnxruntime"
@@ -86,10 +87,10 @@ class OnnxRuntimeEngine(Engine):
     _concurrent = True
 
     def _session_threads(self) -> int | None:
-        """``intra_op_num_threads`` of the session: ``threads``, split over the concurrent calls."""
+        """``intra_op_num_threads`` of the session: ``threads`` over the concurrent callers and the shared pool."""
         if self.concurrent_calls == 1:
             return self.threads
-        return max(1, (self.threads or sysinfo.usable_cores()) // self.concurrent_calls)
+        return max(1, (self.threads or sysinfo.usable_cores()) - self.concurrent_calls + 1)
 
     def _model_paths(self) -> tuple[Path, Path | None]:
         """(source model, optimised-graph path or None) for this engine."""

@@ -34,7 +34,7 @@ from edgeinspect.bench.engine import EngineFigures, EngineTiming, sweep_batches,
 from edgeinspect.bench.pipeline import DEFAULT_WIDTH_PX, PipelineFigures, time_pipeline
 from edgeinspect.bench.rates import LineBudget, budget_at, line_budget, tiles_per_line
 from edgeinspect.bench.report import BenchReport, EngineInfo
-from edgeinspect.config import RunConfig
+from edgeinspect.config import MAX_ENGINE_STREAMS, RunConfig
 from edgeinspect.errors import EdgeInspectError
 
 __all__ = [
@@ -91,8 +91,8 @@ class BenchOptions:
             raise EdgeInspectError(f"--batch-size must be >= 1, got {self.batch}")
         if self.threads is not None and self.threads < 1:
             raise EdgeInspectError(f"--threads must be >= 1, got {self.threads}")
-        if self.streams is not None and self.streams < 1:
-            raise EdgeInspectError(f"--streams must be >= 1, got {self.streams}")
+        if self.streams is not None and not 1 <= self.streams <= MAX_ENGINE_STREAMS:
+            raise EdgeInspectError(f"--streams must be in [1, {MAX_ENGINE_STREAMS}], got {self.streams}")
         if not self.duration_s > 0:
             raise EdgeInspectError(f"--duration-s must be > 0, got {self.duration_s:g}")
         if not self.warmup_s >= 0:

@@ -150,7 +150,7 @@ def make_batches(pool: np.ndarray, batch: int, *, limit: int = 8) -> list[np.nda
 
 
 def warm_up(engine, batches: list[np.ndarray], warmup_s: float) -> int:
-    """Run batches for ``warmup_s`` seconds (none when 0), from ``streams`` threads; returns how many ran."""
+    """Run batches for ``warmup_s`` seconds (none when 0), as :func:`timed_calls`; returns how many ran."""
     if warmup_s <= 0:
         return 0
     return len(timed_calls(engine, batches, warmup_s)[0])
@@ -169,7 +169,9 @@ def timed_calls(engine, batches: list[np.ndarray], seconds: float, *, first: int
 
     Returns:
         ``(latency of each call in order of completion, s; seconds spent)``: the summed
-        latencies with one stream, the wall time with several.
+        latencies with one stream; with S, the summed latencies ÷ S, the time of S calls always in
+        flight (as in the run), without the threads' start and the drain of the last calls, which
+        weigh in the short rounds of ``--vs`` (a thread past the deadline idles until the others end).
     """
     streams = concurrent_calls_of(engine)
     if streams == 1:
@@ -217,7 +219,7 @@ def timed_calls(engine, batches: list[np.ndarray], seconds: float, *, first: int
                 break
     for future in futures:
         future.result()  # an engine error is raised here
-    return latencies, time.perf_counter() - begin
+    return latencies, sum(latencies) / streams
 
 
 def time_engine(engine, *, batch: int, duration_s: float, warmup_s: float, pool: np.ndarray | None = None,

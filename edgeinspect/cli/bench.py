@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from edgeinspect.cli.app import app
-from edgeinspect.config import RunConfig
+from edgeinspect.config import MAX_ENGINE_STREAMS, RunConfig
 
 #: The run's defaults: bench tiles and batches as ``edgeinspect run`` does.
 _RUN = RunConfig()
@@ -35,7 +35,7 @@ def bench(
     threads: Annotated[int | None, typer.Option(
         "--threads", min=1, help="Engine CPU threads (default: the runtime's).")] = None,
     streams: Annotated[int | None, typer.Option(
-        "--streams", min=1, max=64, help="Engine batches in flight at once, as run's engine_streams "
+        "--streams", min=1, max=MAX_ENGINE_STREAMS, help="Engine batches in flight at once, as run's engine_streams "
                                  "(ONNX Runtime; default: 2 on >= 2 cores).")] = None,
     duration_s: Annotated[float, typer.Option(
         "--duration-s", "--duration", min=0.0, help="Timed seconds (engine mode; also the pipeline run).")] = 3.0,

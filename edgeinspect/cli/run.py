@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from edgeinspect.cli.app import app
+from edgeinspect.config import MAX_ENGINE_STREAMS
 
 #: Seconds a sim run lasts when neither --lines nor --duration-s is given.
 SIM_DEFAULT_DURATION_S = 5.0
@@ -56,7 +57,7 @@ def run(
         "--overlays/--no-overlays", help="One overlay PNG per defect. [on]")] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="Engine CPU threads.")] = None,
     streams: Annotated[int | None, typer.Option(
-        "--streams", min=1, max=64, help="Engine batches in flight at once (ONNX Runtime). [2 on >= 2 cores]")] = None,
+        "--streams", min=1, max=MAX_ENGINE_STREAMS, help="Engine batches in flight at once (ONNX Runtime). [2 on >= 2 cores]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout at the end.")] = False,
 ) -> None:
     """Inspect a web: frames → tiles → engine → stitched masks → defect records, masks, overlays, summary."""

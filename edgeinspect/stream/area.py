@@ -262,7 +262,7 @@ class AreaEstimator:
         if self.area_from == "probability" and blob.halo_prob is not None:
             area_mm2 = self.mass_mm2(blob.halo_prob, blob.halo_origin[0])
         bbox_mm = self.bbox_mm(blob.bbox_px)
-        area_px = np.count_nonzero(blob.mask)
+        area_px = blob.area_px
         max_prob, mean_prob = blob.max_prob, blob.mean_prob
         if max_prob is None or mean_prob is None:  # a blob without the tracker's statistics
             probs = blob.prob[blob.mask]

@@ -80,6 +80,9 @@ class CascadeEngine:
 
     Attributes:
         tiles: tiles seen; ``skipped``: tiles answered by the DLM alone (``prob`` all zero).
+
+    It takes one call at a time (no ``concurrent_calls``), so the runner loads ``engine`` with one
+    stream for a cascade: its session then keeps all of the engine's threads.
     """
 
     def __init__(self, engine: Any, *, threshold: float = DEFAULT_CASCADE_THRESHOLD, threads: int | None = None) -> None:

@@ -62,7 +62,10 @@ class Stitcher:
             ``[strip]`` when this tile completes its row, else ``[]``.
         """
         p = placement
-        if self._row != p.row or self._row_band is None:
+        if self._row_band is not None and self._row != p.row:
+            raise ValueError(f"tile row {p.row} began before row {self._row} was complete "
+                             f"(tiles must arrive as whole rows, in order)")
+        if self._row_band is None:
             self._row = p.row
             # no fill: the owned ranges of a row's tiles partition the width (checked below)
             self._row_band = np.empty((p.own_y1 - p.own_y0, self.inference_width), np.float32)

@@ -97,8 +97,8 @@ def test_bench_ratios_are_medians_of_per_round_ratios() -> None:
 
 
 def test_onnxruntime_concurrent_calls_give_the_outputs_of_one_call_at_a_time(built_engines: dict[str, Path]) -> None:
-    # ORT InferenceSession.Run is thread-safe: 2 calls in flight, each with threads / 2 = 1 thread,
-    # return exactly what a one-thread engine returns for the same batches, whatever finishes first.
+    # ORT InferenceSession.Run is thread-safe: 2 calls in flight (threads 2: the two callers, no pool
+    # workers) return exactly what a one-thread engine returns for the same batches, whatever finishes first.
     from concurrent.futures import ThreadPoolExecutor
 
     batches = [_images(3) for _ in range(6)]
@@ -114,6 +114,15 @@ def test_onnxruntime_concurrent_calls_give_the_outputs_of_one_call_at_a_time(bui
         for name in want:
             np.testing.assert_array_equal(got[name], want[name])
     np.testing.assert_allclose(outputs[0]["prob"], bright_net_numpy(batches[0]), atol=1e-5)
+
+
+@pytest.mark.parametrize("threads, calls, intra_op", [(2, 2, 1), (4, 2, 3), (8, 2, 7), (3, 3, 1), (8, 1, 8)])
+def test_onnxruntime_concurrent_callers_and_the_shared_pool_are_the_engines_threads(
+        built_engines: dict[str, Path], threads: int, calls: int, intra_op: int) -> None:
+    # concurrent Run calls share the session's pool (intra_op - 1 workers) and each caller works too
+    with backends.load(built_engines["onnxruntime-fp32"], threads=threads, concurrent_calls=calls) as engine:
+        assert engine._session_threads() == intra_op
+        assert calls + intra_op - 1 == threads
 
 
 def test_backends_that_split_a_call_themselves_take_one_call_at_a_time(built_engines: dict[str, Path]) -> None:

@@ -104,3 +104,16 @@ def test_a_row_missing_a_tile_is_refused_not_stitched_from_unset_memory():
                 stitcher.add(tile.placement, np.zeros((64, 64), np.float32))
         else:
             assert stitcher.add(tile.placement, np.zeros((64, 64), np.float32)) == []
+
+
+def test_a_row_whose_last_tile_never_arrives_is_refused_when_the_next_row_begins():
+    tiler = Tiler((64, 64), overlap_px=16)
+    tiles = tiler.push(np.zeros((112, 200), np.uint8))
+    rows = sorted({t.placement.row for t in tiles})
+    assert rows == [0, 1] and len(tiles) == 8
+    stitcher = Stitcher(200)
+    stitcher.start(0)
+    for tile in tiles[:3]:  # row 0 without its last tile
+        assert stitcher.add(tile.placement, np.zeros((64, 64), np.float32)) == []
+    with pytest.raises(ValueError, match="tile row 1 began before row 0 was complete"):
+        stitcher.add(tiles[4].placement, np.zeros((64, 64), np.float32))
