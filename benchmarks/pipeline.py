@@ -158,7 +158,7 @@ def main() -> None:
 
     try:
         path = resolve_engine(args.engine)
-        from edgeinspect.stream.runner import resolve_streams
+        from edgeinspect.config import resolve_streams
 
         engine = backends.load(path, threads=args.threads, concurrent_calls=resolve_streams(args.streams, args.threads)).open()
     except EdgeInspectError as error:

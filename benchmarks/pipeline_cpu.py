@@ -114,7 +114,7 @@ def main() -> None:
     from edgeinspect import backends
     from edgeinspect.assets import default_engine
     from edgeinspect.bench.pipeline import time_pipeline
-    from edgeinspect.stream.runner import resolve_streams
+    from edgeinspect.config import resolve_streams
     from edgeinspect.sysinfo import usable_cores
 
     engine = backends.load(args.engine or default_engine(), concurrent_calls=resolve_streams(None))

@@ -284,6 +284,17 @@ AUTO_ENGINE_STREAMS = 2
 #: Most engine streams a run or bench accepts.
 MAX_ENGINE_STREAMS = 64
 
+
+def resolve_streams(engine_streams: int | None, engine_threads: int | None = None) -> int:
+    """Engine streams of a run: ``engine_streams``, or when None :data:`AUTO_ENGINE_STREAMS`
+    capped at the usable cores and at ``engine_threads`` (1 on a single core or with one thread), so
+    the default never runs more engine threads than asked for."""
+    if engine_streams is not None:
+        return int(engine_streams)
+    from edgeinspect.sysinfo import usable_cores
+
+    return max(1, min(AUTO_ENGINE_STREAMS, usable_cores(), engine_threads or AUTO_ENGINE_STREAMS))
+
 #: Values of ``overlay_policy``.
 OVERLAY_POLICIES = ("auto", "wait", "skip")
 

@@ -102,7 +102,7 @@ def test_area_from_and_post_thread_are_read_with_their_defaults(tmp_path):
 
 def test_engine_streams_is_read_and_auto_is_two_capped_at_the_cores(tmp_path, monkeypatch):
     from edgeinspect import sysinfo
-    from edgeinspect.stream.runner import resolve_streams
+    from edgeinspect.config import resolve_streams
 
     assert RunConfig().engine_streams is None
     assert load_run_config(write(tmp_path, "engine_streams: 3\n")).engine_streams == 3

@@ -34,7 +34,7 @@ from edgeinspect.bench.engine import EngineFigures, EngineTiming, sweep_batches,
 from edgeinspect.bench.pipeline import DEFAULT_WIDTH_PX, PipelineFigures, time_pipeline
 from edgeinspect.bench.rates import LineBudget, budget_at, line_budget, tiles_per_line
 from edgeinspect.bench.report import BenchReport, EngineInfo
-from edgeinspect.config import MAX_ENGINE_STREAMS, RunConfig
+from edgeinspect.config import MAX_ENGINE_STREAMS, RunConfig, resolve_streams
 from edgeinspect.errors import EdgeInspectError
 
 __all__ = [
@@ -60,7 +60,7 @@ class BenchOptions:
         batch: tiles per ``infer`` call.
         threads: engine CPU threads (None: the runtime's default).
         streams: engine batches in flight at once, as ``run``'s ``engine_streams`` (None: the run's
-            default, :func:`edgeinspect.stream.runner.resolve_streams`).
+            default, :func:`edgeinspect.config.resolve_streams`).
         duration_s: timed seconds of engine mode, and the length of the pipeline run.
         warmup_s: untimed seconds before timing.
         width_px: web width for the camera arithmetic, px (pipeline default: 2048).
@@ -233,7 +233,6 @@ def _open(stack: contextlib.ExitStack, engine: Any, path: str | Path | None, thr
 
         resolved = resolve_engine(path)
         progress(f"opening {resolved}", 0.0)
-        from edgeinspect.stream.runner import resolve_streams
 
         engine = backends.load(resolved, threads=threads, concurrent_calls=resolve_streams(streams, threads))
         label = str(resolved)

@@ -58,7 +58,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from edgeinspect.config import AUTO_ENGINE_STREAMS, DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig
+from edgeinspect.config import DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig, resolve_streams
 from edgeinspect.backends.base import concurrent_calls_of
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
@@ -124,8 +124,9 @@ class Pipeline:
     """Frames in, defect records out: tile → infer → stitch → track → area → sinks.
 
     The engine runs in this thread, or with an engine taking several concurrent calls in that many
-    inference threads (this thread collects their results in tiling order). With ``post_thread`` the stages after the engine run in a :class:`PostThread` of their own
-    (the main thread tiles and infers the next batch meanwhile); without, in the caller's thread.
+    inference threads (this thread collects their results in tiling order). With ``post_thread`` the
+    stages after the engine run in a :class:`PostThread` of their own (the main thread tiles and
+    infers the next batch meanwhile); without, in the caller's thread.
     Either way the records, ids and files are the same. Call :meth:`close` when the last segment
     has ended (it waits for the post-processing); until then records may still be on their way.
 
@@ -334,17 +335,6 @@ def open_configured_engine(config: RunConfig) -> Any:
 
         return CascadeEngine(engine, threshold=config.cascade_threshold)
     return engine
-
-
-def resolve_streams(engine_streams: int | None, engine_threads: int | None = None) -> int:
-    """Engine streams of a run: ``engine_streams``, or when None :data:`~edgeinspect.config.AUTO_ENGINE_STREAMS`
-    capped at the usable cores and at ``engine_threads`` (1 on a single core or with one thread), so
-    the default never runs more engine threads than asked for."""
-    if engine_streams is not None:
-        return int(engine_streams)
-    from edgeinspect.sysinfo import usable_cores
-
-    return max(1, min(AUTO_ENGINE_STREAMS, usable_cores(), engine_threads or AUTO_ENGINE_STREAMS))
 
 
 def _cascade_stats(engine: Any) -> dict[str, float] | None:
