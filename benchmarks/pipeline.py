@@ -5,8 +5,11 @@ rounds of engine mode (timed batches of synthetic tiles) and pipeline mode (the 
 the synthetic web, unpaced, ``--width-px`` wide), so a noisy neighbour on a shared machine hits
 both alike; medians over the rounds are compared:
 
-- efficiency = pipeline tiles/s (tiles inferred ÷ wall time) ÷ bare-engine tiles/s (target ≥ 0.90);
-  both sides run the same open engine (same threads), the same batch size and uint8 tiles;
+- efficiency = pipeline tiles/s in steady state (the tiles of the engine calls between the first and
+  last 10 % of the run's calls ÷ the time between them, ``edgeinspect.bench.pipeline.steady_tiles_per_s``)
+  ÷ bare-engine tiles/s (timed batches after a warm-up: steady state too) (target ≥ 0.90); both
+  sides run the same open engine (same threads), the same batch size and uint8 tiles; the whole
+  run's tiles ÷ wall time (its start and drain included) is printed beside it;
 - pipeline web Mpx/s (sustained: tiles/s ÷ tiles per line × width) vs the 8 Mpx/s target, and the
   run's raw lines ÷ wall (lower on a short run: its last tile row, aligned to the last line,
   re-infers up to a row of lines);
@@ -174,7 +177,7 @@ def main() -> None:
         posts = {"on": ("post",), "off": ("inline",), "both": ("post", "inline")}[args.post_thread]
         modes = tuple(f"{render}+{post}" for render in renders for post in posts)
         bare = []
-        piped, mpx, raw_mpx, shares, inner = ({m: [] for m in modes} for _ in range(5))
+        piped, whole, mpx, raw_mpx, shares, inner = ({m: [] for m in modes} for _ in range(6))
         for k in range(args.rounds):
             timing = time_engine(engine, batch=args.batch_size, duration_s=args.duration_s,
                                  warmup_s=args.warmup_s if k == 0 else 0.0, pool=pool)
@@ -188,14 +191,16 @@ def main() -> None:
                                         post_thread=mode.endswith("+post"), defects_per_mpx=args.defects_per_mpx,
                                         overlays=not args.no_overlays)
                 piped[mode].append(figures.tiles_per_s)
+                whole[mode].append(figures.run_tiles_per_s)
                 mpx[mode].append(figures.mpx_per_s)
                 raw_mpx[mode].append(figures.run_lines_per_s * figures.width_px / 1e6)
                 shares[mode].append(figures.stages)
                 infer_s = figures.stage_s.get("infer", 0.0)
-                inner[mode].append(figures.tiles_per_s * figures.wall_s / infer_s / bare[-1] if infer_s > 0
+                inner[mode].append(figures.tiles / infer_s / bare[-1] if infer_s > 0
                                    else float("nan"))
                 print(f"round {k + 1}: engine {bare[-1]:8.2f} tiles/s | pipeline ({mode:16s}) {figures.tiles_per_s:8.2f} "
-                      f"tiles/s = {figures.tiles_per_s / bare[-1]:.3f}, {figures.mpx_per_s:6.3f} Mpx/s "
+                      f"tiles/s = {figures.tiles_per_s / bare[-1]:.3f} (whole run {figures.run_tiles_per_s / bare[-1]:.3f}), "
+                      f"{figures.mpx_per_s:6.3f} Mpx/s "
                       f"({figures.lines:,} lines, {figures.tiles} tiles in {figures.wall_s:.2f} s) | "
                       + ", ".join(f"{s} {100 * v:.0f}%" for s, v in figures.stages.items()))
         engine_tps = statistics.median(bare)
@@ -215,7 +220,8 @@ def main() -> None:
                   f"({run_mpx:.3f} Mpx/s as lines ÷ wall of these short runs)")
             print(f"pipeline / engine:   {efficiency:.3f} (median of per-round ratios "
                   f"{', '.join(f'{r:.3f}' for r in ratios)}; target >= {TARGET_EFFICIENCY:.2f}: "
-                  f"{'met' if efficiency >= TARGET_EFFICIENCY else 'NOT met'})")
+                  f"{'met' if efficiency >= TARGET_EFFICIENCY else 'NOT met'}); whole runs, start and drain "
+                  f"included: {statistics.median(w / b for w, b in zip(whole[mode], bare)):.3f}")
             print(f"pipeline Mpx/s:      {pipe_mpx:.3f} = {pipe_mpx / TARGET_MPX_S:.3f} × the "
                   f"{TARGET_MPX_S:g} Mpx/s target")
             stages = {s: statistics.median(d[s] for d in shares[mode]) for s in shares[mode][0]}

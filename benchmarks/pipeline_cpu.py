@@ -15,6 +15,7 @@ tile: every millisecond of the other threads is taken from the engine.
 
     python benchmarks/pipeline_cpu.py                         # sim default web (dense)
     python benchmarks/pipeline_cpu.py --defects-per-mpx 1     # a production-like web
+    python benchmarks/pipeline_cpu.py --batch-size 1          # one tile per engine call
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--width-px", type=int, default=4096, help="web width, px (default 4096)")
     parser.add_argument("--defects-per-mpx", type=float, default=None, help="defect density (default: the sim's)")
     parser.add_argument("--no-overlays", action="store_true", help="run without overlay PNGs")
+    parser.add_argument("--batch-size", type=int, default=4, help="tiles per engine call (default 4, as run)")
     args = parser.parse_args()
     if not os.path.isdir("/proc/self/task"):
         sys.exit("error: /proc/self/task not found: per-thread CPU times need Linux")
@@ -118,7 +120,8 @@ def main() -> None:
     from edgeinspect.sysinfo import usable_cores
 
     engine = backends.load(args.engine or default_engine(), concurrent_calls=resolve_streams(None))
-    options = dict(width_px=args.width_px, defects_per_mpx=args.defects_per_mpx, overlays=not args.no_overlays)
+    options = dict(width_px=args.width_px, batch_size=args.batch_size, defects_per_mpx=args.defects_per_mpx,
+                   overlays=not args.no_overlays)
     with engine:
         time_pipeline(engine, duration_s=2.0, warmup_s=1.0, lines=5000, **options)
         clock = ThreadClock()
@@ -129,13 +132,13 @@ def main() -> None:
             end = (time.perf_counter(), time.process_time())
     t0, cpu0, thread_cpu0 = counted.start
     span_s, process_cpu_s = end[0] - t0, end[1] - cpu0
-    tiles = figures.tiles_per_s * figures.wall_s
+    tiles = figures.tiles
     per_group: collections.Counter[str] = collections.Counter()
     for tid, seconds in clock.cpu_s.items():
         per_group[group_of(clock.names.get(tid, ""))] += seconds - thread_cpu0.get(tid, 0.0)
     cores = usable_cores()
-    print(f"{engine.backend}, {engine.concurrent_calls} stream(s); {figures.tiles_per_s:.1f} tiles/s through the "
-          f"pipeline, {tiles:.0f} tiles in {figures.wall_s:.2f} s; cores busy {process_cpu_s / (cores * span_s):.1%} "
+    print(f"{engine.backend}, {engine.concurrent_calls} stream(s), batch {args.batch_size}; {figures.run_tiles_per_s:.1f} tiles/s "
+          f"through the pipeline (whole run), {tiles} tiles in {figures.wall_s:.2f} s; cores busy {process_cpu_s / (cores * span_s):.1%} "
           f"of {cores} × {span_s:.2f} s from the first engine call")
     for group, seconds in per_group.most_common():
         if group != "cpu-sampler":

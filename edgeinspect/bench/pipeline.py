@@ -16,11 +16,15 @@ as on a camera. Frames, truth and results are the same web as ``run --camera sim
 The run stops after ``duration_s`` seconds or after the lines the bare engine would inspect in
 that time, whichever comes first (so a slow engine does not add the drain of a full queue).
 
-Throughput is the pipeline's **tile throughput**: tiles inferred ÷ wall time (every tile of the
-run, the end-of-run row included), comparable with the bare engine's tiles/s; the sustained line
-rate is that ÷ tiles per line (steady state: what a camera running for hours gets). A short run's
-raw ``lines ÷ wall`` (``run_lines_per_s``) is lower: the run's last tile row, aligned to its last
-line, re-infers up to a row of lines (one row in ~7 for a 4 s bench at 4096 px).
+Throughput is the pipeline's **steady-state tile throughput**, comparable with the bare engine's
+tiles/s (timed batches after a warm-up, every stream busy): the tiles of the engine calls that end
+between the first and the last :data:`STEADY_TRIM` of the run's calls ÷ the time between them
+(:func:`steady_tiles_per_s`). It leaves out the run's start (the tiler waits for a first tile row
+while the streams idle) and its end (the last batches, the tracker's flush and the overlay
+backlog drain on fewer cores than the run used), which a camera running for hours does not see;
+the sustained line rate is that ÷ tiles per line. ``run_tiles_per_s`` is the whole run's tiles ÷
+wall time, and ``run_lines_per_s`` its ``lines ÷ wall``, lower again: the run's last tile row,
+aligned to its last line, re-infers up to a row of lines (one row in ~7 for a 4 s bench at 4096 px).
 
 Stage shares are seconds per stage divided by the wall time. Three threads run in parallel:
 acquisition (``acquire``), the main thread (``tile``, ``infer``) and the post-processing thread
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,10 @@ MAIN_STAGES = ("tile", "infer")
 DEFAULT_WIDTH_PX = 2048
 #: Most memory the pre-rendered frames may take (image + truth mask), bytes; later lines render live.
 MAX_PRERENDER_BYTES = 512 * 2**20
+#: Share of the engine calls left out at each end of a run for its steady-state tile throughput.
+STEADY_TRIM = 0.1
+#: Fewest engine calls a steady-state throughput is taken from; a shorter run gives its whole-run figure.
+STEADY_MIN_CALLS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +75,13 @@ class PipelineFigures:
             the pipeline keeps up with in steady state), lines/s.
         mpx_per_s: web pixels per second at ``lines_per_s`` (overlap not counted), Mpx/s.
         tiles: engine tiles inferred (the end of the run adds one row aligned to the last line).
-        tiles_per_s: pipeline tile throughput, ``tiles / wall_s`` (comparable with the bare
-            engine's tiles/s), tiles/s.
+        tiles_per_s: pipeline tile throughput in steady state (:func:`steady_tiles_per_s`;
+            comparable with the bare engine's tiles/s), or ``run_tiles_per_s`` when the run made
+            fewer than :data:`STEADY_MIN_CALLS` engine calls, tiles/s.
         inferred_tiles_per_s: the same as ``tiles_per_s`` (kept for the JSON schema), tiles/s.
         run_lines_per_s: ``lines / wall_s`` of this run (its start and last row included), lines/s.
+        run_tiles_per_s: ``tiles / wall_s`` of this run (its start and end included), tiles/s.
+        steady_s: seconds of the run ``tiles_per_s`` was measured over (0.0: the whole run, too few calls).
         prerendered_lines: web lines rendered before the clock started (0: rendered live).
         stage_s: seconds per stage (``acquire``, ``tile``, ``infer``, ``stitch``, ``track``, ``sinks``).
         stages: share of wall time per stage, plus ``other`` (main thread not in a stage), in [0, 1].
@@ -91,14 +103,41 @@ class PipelineFigures:
     defects: int
     run_lines_per_s: float = 0.0
     prerendered_lines: int = 0
+    run_tiles_per_s: float = 0.0
+    steady_s: float = 0.0
+
+
+def steady_tiles_per_s(calls: list[tuple[float, int]], trim: float = STEADY_TRIM) -> tuple[float, float] | None:
+    """Tile throughput of a run away from its start and end.
+
+    Args:
+        calls: ``(end time s, tiles)`` of every engine call, any order.
+        trim: share of the calls left out at each end.
+
+    Returns:
+        ``(tiles/s, seconds)``: the tiles of the calls ending after the call at the ``trim``
+        quantile, up to the one at ``1 - trim``, ÷ the time between those two ends; None with fewer
+        than :data:`STEADY_MIN_CALLS` calls (or no time between them).
+    """
+    if len(calls) < STEADY_MIN_CALLS:
+        return None
+    ends = sorted(calls)
+    first = int(len(ends) * trim)
+    last = len(ends) - 1 - first
+    seconds = ends[last][0] - ends[first][0]
+    if seconds <= 0:
+        return None
+    return sum(tiles for _, tiles in ends[first + 1:last + 1]) / seconds, seconds
 
 
 class _CountingEngine:
-    """Forwards to an open engine and counts tiles; entering/leaving it leaves the engine open (its owner closes it)."""
+    """Forwards to an open engine, counts tiles and notes when each call ends; entering/leaving it
+    leaves the engine open (its owner closes it)."""
 
     def __init__(self, engine: Any) -> None:
         self._engine = engine
         self.tiles = 0
+        self.calls: list[tuple[float, int]] = []  # (end time s, tiles) per engine call
         self._lock = threading.Lock()  # infer runs in several threads with streams
 
     def __enter__(self) -> _CountingEngine:
@@ -108,9 +147,11 @@ class _CountingEngine:
         return None
 
     def infer(self, batch):
+        out = self._engine.infer(batch)
         with self._lock:
             self.tiles += int(batch.shape[0])
-        return self._engine.infer(batch)
+            self.calls.append((time.perf_counter(), int(batch.shape[0])))
+        return out
 
     def __getattr__(self, name: str) -> Any:  # tile_hw, manifest, backend, path, ...
         return getattr(self._engine, name)
@@ -190,7 +231,9 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
         )
         summary = run_inspection(config, engine=counted, source=source, progress=progress, handle_signals=False)
     wall = float(summary.wall_time_s)
-    tiles_per_s = counted.tiles / wall if wall > 0 else 0.0
+    run_tiles_per_s = counted.tiles / wall if wall > 0 else 0.0
+    steady = steady_tiles_per_s(counted.calls)
+    tiles_per_s, steady_s = steady if steady is not None else (run_tiles_per_s, 0.0)
     lines_per_s = tiles_per_s / tiles_per_line(int(summary.width_px), tuple(engine.tile_hw), overlap_px, scale)
     return PipelineFigures(
         width_px=int(summary.width_px),
@@ -207,4 +250,6 @@ def time_pipeline(engine: Any, *, width_px: int = DEFAULT_WIDTH_PX, duration_s: 
         defects=int(summary.defects),
         run_lines_per_s=summary.lines_inspected / wall if wall > 0 else 0.0,
         prerendered_lines=prerender_lines,
+        run_tiles_per_s=run_tiles_per_s,
+        steady_s=steady_s,
     )

@@ -12,7 +12,9 @@ engine's tile throughput (``verdict_from: "engine"``).
 
 With ``--pipeline``: ``stages`` {acquire, tile, infer, stitch, track, sinks, other: share of wall
 time} and ``pipeline`` {lines_per_s (sustained: tiles_per_s ÷ tiles/line), mpx_per_s (web pixels at
-that rate), tiles_per_s (tiles inferred ÷ wall time), inferred_tiles_per_s (the same),
+that rate), tiles_per_s (steady state: the engine calls between the first and last 10 % of the run's
+calls), inferred_tiles_per_s (the same), run_tiles_per_s (tiles ÷ wall time of the whole run),
+steady_s (seconds tiles_per_s was measured over; 0: too few calls, the whole run's figure),
 efficiency (pipeline tiles/s ÷ engine tiles/s = pipeline max line rate ÷ engine max line rate),
 run_lines_per_s (lines ÷ wall time of this short run: its last, aligned tile row included),
 prerendered_lines (sim web rendered before the clock: timed acquisition is a buffer copy per frame,
@@ -129,7 +131,8 @@ class BenchReport:
             data["pipeline"] = {
                 "lines_per_s": p.lines_per_s, "mpx_per_s": p.mpx_per_s, "tiles_per_s": p.tiles_per_s,
                 "inferred_tiles_per_s": p.inferred_tiles_per_s, "efficiency": self.pipeline_efficiency,
-                "run_lines_per_s": p.run_lines_per_s, "prerendered_lines": p.prerendered_lines,
+                "run_lines_per_s": p.run_lines_per_s, "run_tiles_per_s": p.run_tiles_per_s,
+                "steady_s": p.steady_s, "prerendered_lines": p.prerendered_lines,
                 "lines": p.lines, "tiles": p.tiles, "wall_s": p.wall_s,
                 "frames_dropped": p.frames_dropped, "defects": p.defects, "stage_s": dict(p.stage_s),
             }

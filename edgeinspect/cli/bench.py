@@ -120,7 +120,8 @@ def _print_report(report) -> None:
         p = report.pipeline
         rows.append(("pipeline", f"{_fmt(p.lines_per_s)} lines/s, {_fmt(p.mpx_per_s)} Mpx/s of web, "
                                  f"{_fmt(p.tiles_per_s)} tiles/s = {100 * (report.pipeline_efficiency or 0):.0f} % "
-                                 f"of the bare engine ({p.lines:,} lines × {p.width_px} px in {p.wall_s:.2f} s)"))
+                                 f"of the bare engine{' in steady state' if p.steady_s else ''} ({p.lines:,} lines × "
+                                 f"{p.width_px} px in {p.wall_s:.2f} s; {_fmt(p.run_tiles_per_s)} tiles/s over the whole run)"))
         rows.append(("time share", ", ".join(f"{k} {100 * v:.0f} %" for k, v in p.stages.items())
                      + "  (acquire: own thread)"))
     budget = report.budget

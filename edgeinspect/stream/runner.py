@@ -174,9 +174,19 @@ class Pipeline:
         self.streams = concurrent_calls_of(engine)
         self._infer_pool = (ThreadPoolExecutor(self.streams, thread_name_prefix="edgeinspect-infer")
                             if self.streams > 1 else None)
-        self._in_flight: collections.deque[tuple[Future, list[TilePlacement]]] = collections.deque()
+        #: engine batches in flight and the post-processing calls queued behind them, in tiling order:
+        #: ``(future, "add_batch", (placements,))`` or ``(None, method, args)``.
+        self._in_flight: collections.deque[tuple[Future | None, str, tuple]] = collections.deque()
+        self._batches_in_flight = 0
 
     def _submit(self, method: str, *args: Any) -> None:
+        """Hand ``post.<method>(*args)`` on in web order: behind the batches in flight, if any."""
+        if self._in_flight:
+            self._in_flight.append((None, method, args))
+        else:
+            self._post(method, *args)
+
+    def _post(self, method: str, *args: Any) -> None:
         if self._post_thread is None:
             getattr(self.post, method)(*args)
         else:
@@ -229,8 +239,8 @@ class Pipeline:
         while self._pending:
             batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
             self._run_batch(batch)
-        while self._in_flight:
-            self._collect()
+        # queued behind the segment's batches still in flight: the next segment's tiles go to the
+        # engine meanwhile (at a gap of dropped frames the streams keep busy)
         self._submit("end_segment")
         self._next_line = None
 
@@ -243,6 +253,7 @@ class Pipeline:
                 self._collect()
         finally:
             self._in_flight.clear()
+            self._batches_in_flight = 0
             if self._infer_pool is not None:
                 self._infer_pool.shutdown(wait=True, cancel_futures=True)
             if self._post_thread is not None:
@@ -255,28 +266,36 @@ class Pipeline:
         if self._infer_pool is None:
             with self.timer("infer"):
                 prob = self.engine.infer(batch)["prob"]
-            self._submit("add_batch", placements, prob)
+            self._post("add_batch", placements, prob)
             return
-        self._in_flight.append((self._infer_pool.submit(self.engine.infer, batch), placements))
-        while len(self._in_flight) > self.streams:  # every stream busy and one batch queued: collect the oldest
+        self._in_flight.append((self._infer_pool.submit(self.engine.infer, batch), "add_batch", (placements,)))
+        self._batches_in_flight += 1
+        while self._batches_in_flight > self.streams:  # every stream busy and one batch queued: collect the oldest
             self._collect()
 
     def _collect(self) -> None:
-        """Wait for the oldest batch in flight and hand its output to the post-processing.
+        """Hand the oldest entry in flight to the post-processing: a batch's output once the engine
+        has it, or a call queued behind the batches before it.
 
         Raises:
             Exception: the engine's error for that batch, or the post-processing's; the batches
                 still in flight are then dropped (cancelled or discarded).
         """
-        future, placements = self._in_flight.popleft()
+        future, method, args = self._in_flight.popleft()
         try:
+            if future is None:
+                self._post(method, *args)
+                return
+            self._batches_in_flight -= 1
             with self.timer("infer"):  # the main thread's wait for the engine
                 prob = future.result()["prob"]
-            self._submit("add_batch", placements, prob)
+            self._post(method, *args, prob)
         except BaseException:
-            for pending, _ in self._in_flight:
-                pending.cancel()
+            for pending, _, _ in self._in_flight:
+                if pending is not None:
+                    pending.cancel()
             self._in_flight.clear()
+            self._batches_in_flight = 0
             raise
 
 

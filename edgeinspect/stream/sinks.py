@@ -47,24 +47,28 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-#: PNG row filter of the fast overlay encoding: "up" (each row minus the one above) instead of libpng's
-#: adaptive choice per row; on the overlays of a dense synthetic web (752 crops, 5.2 Mpx) encoding at
-#: zlib level 1 took 192 ms instead of 280 ms, files 6.2 MB instead of 6.0 MB.
-FAST_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP
+#: PNG encoding of the overlays: zlib level 1 and the row filter "up" (each row minus the one above)
+#: for every row instead of libpng's adaptive choice. On the overlays of a dense synthetic web (752
+#: BGR crops, 5.2 Mpx): 0.24 ms per overlay, 8 kB; level 0 (stored) takes 0.03 ms for 21 kB, but
+#: on 2 saturated cores it did not raise the pipeline's throughput (the writer thread runs at nice
+#: 19 either way; it only wrote more of the overlays it would otherwise skip, README "bench").
+OVERLAY_PNG_COMPRESSION = 1
+OVERLAY_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP
 
 
-def write_png(path: Path, image: np.ndarray, *, compression: int = 3, fast: bool = False) -> None:
+def write_png(path: Path, image: np.ndarray, *, compression: int = 3, row_filter: int | None = None) -> None:
     """Write a PNG (any path characters), or EdgeInspectError naming the file.
 
     Args:
         path: the file.
         image: ``(H, W)`` or ``(H, W, 3)`` uint8.
-        compression: zlib level 0..9 (1 is fast; OpenCV's default is 3).
-        fast: one row filter for every row (:data:`FAST_PNG_FILTER`) instead of the adaptive choice.
+        compression: zlib level 0..9 (0 stores the rows as they are, 1 is fast; OpenCV's default is 3).
+        row_filter: one PNG row filter for every row (``cv2.IMWRITE_PNG_FILTER_*``); None: libpng's
+            adaptive choice per row.
     """
     params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
-    if fast:
-        params += [cv2.IMWRITE_PNG_FILTER, FAST_PNG_FILTER]
+    if row_filter is not None:
+        params += [cv2.IMWRITE_PNG_FILTER, row_filter]
     ok, data = cv2.imencode(".png", image, params)
     if not ok:
         raise EdgeInspectError(f"{path}: cannot encode PNG")
@@ -132,15 +136,15 @@ def _lower_thread_priority() -> None:
 
 def _write_overlays(jobs: list[tuple[Path, Blob]]) -> None:
     for path, blob in jobs:
-        write_png(path, overlay_image(blob), compression=1, fast=True)
+        write_png(path, overlay_image(blob), compression=OVERLAY_PNG_COMPRESSION, row_filter=OVERLAY_PNG_FILTER)
 
 
 class DefectSinks:
     """``defects.jsonl`` + ``defects.csv`` (+ overlay PNGs), each record flushed as it is written.
 
     Records are written and flushed on the caller's thread (the runner flushes once per batch of
-    records closed by the same strip: they are on disk before the next strip is inspected). Overlay PNGs (encoding costs ~1 ms
-    each) are written by one background thread at the lowest CPU priority (nice 19) so neither a
+    records closed by the same strip: they are on disk before the next strip is inspected). Overlay
+    PNGs (about 0.3 ms each to draw, encode and write) are written by one background thread at the lowest CPU priority (nice 19) so neither a
     burst of defects nor the encoding slows inspection. When ``overlay_backlog`` overlays wait for
     that thread, the next one is skipped and counted in ``overlays_skipped`` (a live line: the record
     itself is never skipped) or, with ``wait_for_overlays``, the writer waits for the thread (an

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeinspect.bench import BenchOptions, run_bench
-from edgeinspect.bench.pipeline import stage_shares
+from edgeinspect.bench.pipeline import STEADY_MIN_CALLS, stage_shares, steady_tiles_per_s
 from edgeinspect.stream.records import STAGES
 from edgeinspect.stream.tiler import Tiler
 
@@ -33,7 +33,12 @@ def test_pipeline_runs_the_run_path_and_gives_the_verdict(dark_engine):
     assert pipeline.lines > 0
     assert pipeline.frames_dropped == 0  # unpaced sim: the source waits for room
     assert pipeline.tiles == tiles_the_tiler_emits(pipeline.lines, 256, (32, 32), 8, 256)
-    assert pipeline.tiles_per_s == pipeline.inferred_tiles_per_s == pytest.approx(pipeline.tiles / pipeline.wall_s)
+    assert pipeline.run_tiles_per_s == pytest.approx(pipeline.tiles / pipeline.wall_s)
+    assert pipeline.tiles_per_s == pipeline.inferred_tiles_per_s > 0
+    if pipeline.steady_s == 0.0:  # too few engine calls for a steady state: the whole run's figure
+        assert pipeline.tiles_per_s == pipeline.run_tiles_per_s
+    else:
+        assert 0 < pipeline.steady_s < pipeline.wall_s
     assert pipeline.lines_per_s == pytest.approx(pipeline.tiles_per_s * 24 / 11)  # sustained: tiles/s ÷ tiles/line
     assert pipeline.mpx_per_s == pytest.approx(pipeline.lines_per_s * 256 / 1e6)
     assert pipeline.run_lines_per_s == pytest.approx(pipeline.lines / pipeline.wall_s)
@@ -50,6 +55,8 @@ def test_pipeline_runs_the_run_path_and_gives_the_verdict(dark_engine):
     assert data["keeps_up"] is (pipeline.lines_per_s >= 50_000)
     assert data["engine_limit"]["max_line_rate_hz"] == pytest.approx(data["tiles_per_s"] / data["tiles_per_line"])
     assert data["pipeline"]["efficiency"] == pytest.approx(pipeline.tiles_per_s / data["tiles_per_s"])
+    assert data["pipeline"]["run_tiles_per_s"] == pipeline.run_tiles_per_s
+    assert data["pipeline"]["steady_s"] == pipeline.steady_s
     assert data["pipeline"]["efficiency"] == pytest.approx(
         data["max_line_rate_hz"] / data["engine_limit"]["max_line_rate_hz"])
     assert list(data["stages"]) == [*STAGES, "other"]
@@ -66,3 +73,22 @@ def test_stage_shares_are_of_wall_time():
     # the main thread tiles and infers (other = its remainder); stitch/track/sinks are the post thread's
     assert shares == {"acquire": 0.25, "tile": 0.125, "infer": 0.5, "stitch": 0.0625, "track": 0.0625,
                       "sinks": 0.0, "other": 0.375}
+
+
+def test_steady_state_throughput_leaves_out_the_start_and_the_drain_of_a_run():
+    # 4 tiles every 0.1 s for 3 s (40 tiles/s), after a start of 0.5 s for the first call and with
+    # a last call 0.4 s late (the drain): 31 calls, 3 left out at each end (10 %)
+    ends = [0.5 + 0.1 * k for k in range(30)] + [0.5 + 0.1 * 29 + 0.4]
+    calls = [(t, 4) for t in reversed(ends)]  # any order
+    rate, seconds = steady_tiles_per_s(calls)
+    assert seconds == pytest.approx(ends[27] - ends[3])  # calls 3 .. 27 by end time
+    assert rate == pytest.approx(24 * 4 / seconds) == pytest.approx(40.0)
+    whole = 31 * 4 / ends[-1]  # tiles ÷ (start to last end) counts the start and the drain
+    assert whole < 36.0 < rate
+
+
+def test_steady_state_throughput_needs_enough_calls():
+    assert steady_tiles_per_s([(0.1 * k, 4) for k in range(STEADY_MIN_CALLS - 1)]) is None
+    assert steady_tiles_per_s([(1.0, 4)] * STEADY_MIN_CALLS) is None  # no time between the calls
+    rate, _ = steady_tiles_per_s([(0.1 * k, 2) for k in range(STEADY_MIN_CALLS)])
+    assert rate == pytest.approx(20.0)

@@ -268,18 +268,22 @@ class OutOfOrderEngineDouble:
         return self.engine.infer(batch)
 
 
-def _run_web(tmp_path, engine, web, name):
-    out = tmp_path / name
+def _run_frames(out, engine, frames, width):
+    """Frames through a pipeline (overlap 8, batches of 2) into ``out``: (pipeline, records)."""
     with DefectSinks(out, overlays=False) as sinks:
-        pipeline = Pipeline(engine, AreaEstimator(CALIB, web.shape[1]), sinks, keep_images=False,
+        pipeline = Pipeline(engine, AreaEstimator(CALIB, width), sinks, keep_images=False,
                             settings=PipelineSettings(overlap_px=8, batch_size=2))
         try:
-            for frame in frames_of(web, 64):
+            for frame in frames:
                 pipeline.process(frame)
             pipeline.end_segment()
         finally:
             pipeline.close()
     return pipeline, read_jsonl(out / "defects.jsonl")
+
+
+def _run_web(tmp_path, engine, web, name):
+    return _run_frames(tmp_path / name, engine, frames_of(web, 64), web.shape[1])
 
 
 def test_batches_finishing_out_of_order_are_post_processed_in_tiling_order(tmp_path, identity_engine):
@@ -301,3 +305,48 @@ def test_an_engine_error_in_a_stream_stops_the_run_with_the_records_before_it(tm
         _run_web(tmp_path, engine, web, "failing")
     records = read_jsonl(tmp_path / "failing" / "defects.jsonl")
     assert [r["bbox_px"][1] for r in records] == [40, 160]  # what the calls before the failing one closed
+
+
+class StallingEngineDouble:
+    """Test double: a real engine taking 2 concurrent calls; call number ``stall_call`` waits (up to
+    2 s) until a later call starts, so a test can tell whether the pipeline kept feeding the engine."""
+
+    concurrent_calls = 2
+    backend = "stalling-double"
+
+    def __init__(self, engine, *, stall_call: int | None = None) -> None:
+        self.engine, self.tile_hw = engine, engine.tile_hw
+        self.stall_call = stall_call
+        self.calls = 0
+        self.released_by_a_later_call: bool | None = None
+        self._later_call = threading.Event()
+        self._lock = threading.Lock()
+
+    def infer(self, batch):
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        if self.stall_call is not None and call > self.stall_call:
+            self._later_call.set()
+        if call == self.stall_call:
+            self.released_by_a_later_call = self._later_call.wait(timeout=2.0)
+        return self.engine.infer(batch)
+
+
+def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_in_flight(tmp_path, identity_engine):
+    web = np.zeros((256, 128), np.uint8)
+    web[100:200, 20:30] = 255
+    frames = list(frames_of(web, 64))
+    del frames[2]  # lines 128..191 dropped: segments [0, 128) and [192, 256)
+    counting = StallingEngineDouble(identity_engine)
+    _run_frames(tmp_path / "first", counting, frames[:2], 128)
+    first_segment_calls = counting.calls
+    _, expected = _run_frames(tmp_path / "inline", identity_engine, frames, 128)
+    # the first segment's last batch is held until the engine gets a batch of the second segment:
+    # only a pipeline that does not drain its streams at the gap gives it one
+    stalling = StallingEngineDouble(identity_engine, stall_call=first_segment_calls)
+    pipeline, records = _run_frames(tmp_path / "streams", stalling, frames, 128)
+    assert stalling.released_by_a_later_call is True
+    assert pipeline.segments == [(0, 128), (192, 256)]
+    assert [r["bbox_px"] for r in records] == [[20, 100, 30, 128], [20, 192, 30, 200]]
+    assert records == expected  # post-processed in web order: segment end before the next start
