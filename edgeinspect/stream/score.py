@@ -72,8 +72,9 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
     Returns:
         ``truth``, ``found``, ``recall``, ``predicted``, ``false``, ``precision``,
         ``truth_significant``, ``recall_significant``, ``records_per_found`` (None when nothing was
-        found) and ``area`` → ``scored``, ``within_tol``, ``share_within_tol``, ``abs_error_p50``,
-        ``abs_error_max`` (relative). Ratios with an empty denominator are 1.0 (nothing to find /
+        found) and ``area`` → ``scored``, ``within_tol``, ``share_within_tol``, ``short`` and
+        ``long`` (scored defects measured below / above the band, a missed one counts as short),
+        ``abs_error_p50``, ``abs_error_max`` (relative). Ratios with an empty denominator are 1.0 (nothing to find /
         nothing found wrongly), as in :mod:`edgeinspect.metrics`.
         When the truth names defect kinds, ``by_kind`` → ``{kind: {truth, found, recall,
         records_per_found, scored, share_within_tol, error_p50}}`` (``error_p50``: median signed
@@ -140,6 +141,8 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
             "scored": int(scored.sum()),
             "within_tol": int((within & scored).sum()),
             "share_within_tol": ratio(int((within & scored).sum()), int(scored.sum())),
+            "short": int((scored & ~within & (rel_error < 0)).sum()),
+            "long": int((scored & ~within & (rel_error > 0)).sum()),
             "abs_error_p50": float(np.median(abs_errors)) if abs_errors.size else None,
             "abs_error_max": float(abs_errors.max()) if abs_errors.size else None,
             **({"by_size": _by_size(true_area, rel_error, scored, within, is_found, significant_area_mm2)}

@@ -33,6 +33,7 @@ def test_records_scored_by_box_overlap_and_shared_area():
     assert score["records_per_found"] == pytest.approx((1 + 2 + 1 + 1) / 4)  # the second in two pieces
     area = score["area"]
     assert (area["scored"], area["within_tol"], area["share_within_tol"]) == (3, 2, pytest.approx(2 / 3))
+    assert (area["short"], area["long"]) == (1, 0)  # the missed one is short
     assert area["abs_error_max"] == pytest.approx(1.0)  # the missed one
 
 
@@ -42,6 +43,7 @@ def test_one_record_over_two_defects_shares_its_area_by_overlap():
     score = score_records(found, truth, significant_area_mm2=0.0)
     # estimated: 2.1 × 50/150 = 0.7 (−30 %: outside) and 2.1 × 100/150 = 1.4 (+40 %: outside)
     assert score["found"] == 2 and score["area"]["within_tol"] == 0
+    assert (score["area"]["short"], score["area"]["long"]) == (1, 1)
     assert score["area"]["abs_error_max"] == pytest.approx(0.4)
 
 
