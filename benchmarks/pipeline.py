@@ -13,9 +13,10 @@ both alike; medians over the rounds are compared:
 - pipeline web Mpx/s (sustained: tiles/s ÷ tiles per line × width) vs the 8 Mpx/s target, and the
   run's raw lines ÷ wall (lower on a short run: its last tile row, aligned to the last line,
   re-infers up to a row of lines);
-- efficiency split into the infer share of the pipeline's wall time (its own overhead: tiling,
-  stitching, tracking, sinks, waiting) and the engine's speed inside the pipeline ÷ bare (other
-  load on the cores: the overlay writer thread, other processes).
+- the whole-run ratio split into the infer share of the pipeline's wall time (its own overhead:
+  tiling, stitching, tracking, sinks, waiting) and the engine's speed inside the pipeline ÷ bare
+  (other load on the cores: the overlay writer thread, other processes); stage shares are of the
+  whole run's wall time.
 
 The synthetic web is pre-rendered before each pipeline run's clock starts (a camera's frames arrive
 by DMA; rendering the web costs CPU a camera does not): timed acquisition is one buffer copy per
@@ -228,7 +229,7 @@ def main() -> None:
             print("median time share:   " + ", ".join(f"{s} {100 * v:.1f} %" for s, v in stages.items())
                   + "  (acquire: own thread" + (", stitch/track/sinks: post thread" if mode.endswith("+post")
                                                    else "") + ", in parallel)")
-            print(f"efficiency ≈ infer share × engine speed inside the pipeline ÷ bare: {stages['infer']:.3f} × "
+            print(f"whole-run ratio ≈ infer share × engine speed inside the pipeline ÷ bare: {stages['infer']:.3f} × "
                   f"{statistics.median(inner[mode]):.3f}  (the first factor is the pipeline's own overhead, robust to "
                   "a busy machine; the second is the engine slowed or sped up by other load)")
         if efficiencies[modes[0]] < TARGET_EFFICIENCY or args.profile:

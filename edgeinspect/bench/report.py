@@ -10,8 +10,8 @@ With ``--width-px`` (or ``--pipeline``): ``width_px``, ``overlap_px``, ``scale``
 (``verdict_from: "pipeline"``; the engine-only figures are then in ``engine_limit``), else from the
 engine's tile throughput (``verdict_from: "engine"``).
 
-With ``--pipeline``: ``stages`` {acquire, tile, infer, stitch, track, sinks, other: share of wall
-time} and ``pipeline`` {lines_per_s (sustained: tiles_per_s ÷ tiles/line), mpx_per_s (web pixels at
+With ``--pipeline``: ``stages`` {acquire, tile, infer, stitch, track, sinks, other: share of the
+whole run's wall time} and ``pipeline`` {lines_per_s (sustained: tiles_per_s ÷ tiles/line), mpx_per_s (web pixels at
 that rate), tiles_per_s (steady state: the engine calls between the first and last 10 % of the run's
 calls), inferred_tiles_per_s (the same), run_tiles_per_s (tiles ÷ wall time of the whole run),
 steady_s (seconds tiles_per_s was measured over; 0: too few calls, the whole run's figure),

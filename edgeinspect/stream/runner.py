@@ -231,7 +231,9 @@ class Pipeline:
             self._run_batch(batch)
 
     def end_segment(self) -> None:
-        """Flush tiles, stitcher and tracker at a gap or the end of the run."""
+        """End the segment at a gap or the end of the run: flush the tiler into batches and queue the
+        stitcher's and tracker's flush behind the batches in flight (the main thread does not wait
+        for them; :meth:`poll` or the next batches hand them on)."""
         if self._next_line is None:
             return
         with self.timer("tile"):
@@ -239,15 +241,23 @@ class Pipeline:
         while self._pending:
             batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
             self._run_batch(batch)
-        # queued behind the segment's batches still in flight: the next segment's tiles go to the
-        # engine meanwhile (at a gap of dropped frames the streams keep busy)
+        # queued behind the segment's batches still in flight: the main thread goes on taking frames
+        # and tiling the next segment meanwhile (at a gap of dropped frames it does not stall the line)
         self._submit("end_segment")
         self._next_line = None
 
+    def poll(self) -> None:
+        """Hand on, without waiting, the batches in flight the engine has finished (oldest first, up
+        to the first still running) and the calls queued behind them: while no frame comes (a
+        paused line, a camera reconnecting after a gap) their records still reach the sinks."""
+        while self._in_flight and (self._in_flight[0][0] is None or self._in_flight[0][0].done()):
+            self._collect()
+
     def close(self) -> None:
-        """Post-process the batches still in flight, stop the inference threads, wait until every
-        record is written and stop the post-processing thread (idempotent). After a failed batch
-        the later ones are dropped: the web would have a hole the tracker cannot bridge."""
+        """Post-process the batches still in flight (and the calls queued behind them), stop the
+        inference threads, wait until every record is written and stop the post-processing thread
+        (idempotent). After a failed batch the later ones are dropped: the web would have a hole
+        the tracker cannot bridge."""
         try:
             while self._in_flight:
                 self._collect()
@@ -450,6 +460,7 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
             except queue.Empty:
                 if acquisition.done.is_set() and acquisition.queue.empty():
                     break
+                pipeline.poll()  # no frame for now: what the engine has finished is still written
                 continue
             pipeline.process(frame)
             now = time.perf_counter()

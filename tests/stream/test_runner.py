@@ -268,11 +268,11 @@ class OutOfOrderEngineDouble:
         return self.engine.infer(batch)
 
 
-def _run_frames(out, engine, frames, width):
+def _run_frames(out, engine, frames, width, *, post_thread=False, overlays=False):
     """Frames through a pipeline (overlap 8, batches of 2) into ``out``: (pipeline, records)."""
-    with DefectSinks(out, overlays=False) as sinks:
-        pipeline = Pipeline(engine, AreaEstimator(CALIB, width), sinks, keep_images=False,
-                            settings=PipelineSettings(overlap_px=8, batch_size=2))
+    with DefectSinks(out, overlays=overlays) as sinks:
+        pipeline = Pipeline(engine, AreaEstimator(CALIB, width), sinks, keep_images=overlays,
+                            settings=PipelineSettings(overlap_px=8, batch_size=2), post_thread=post_thread)
         try:
             for frame in frames:
                 pipeline.process(frame)
@@ -333,7 +333,8 @@ class StallingEngineDouble:
         return self.engine.infer(batch)
 
 
-def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_in_flight(tmp_path, identity_engine):
+@pytest.mark.parametrize("post_thread", [False, True])
+def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_in_flight(tmp_path, identity_engine, post_thread):
     web = np.zeros((256, 128), np.uint8)
     web[100:200, 20:30] = 255
     frames = list(frames_of(web, 64))
@@ -341,12 +342,38 @@ def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_in_flight(tmp_pat
     counting = StallingEngineDouble(identity_engine)
     _run_frames(tmp_path / "first", counting, frames[:2], 128)
     first_segment_calls = counting.calls
-    _, expected = _run_frames(tmp_path / "inline", identity_engine, frames, 128)
+    options = dict(post_thread=post_thread, overlays=True)  # image lines kept: their order matters too
+    _, expected = _run_frames(tmp_path / "inline", identity_engine, frames, 128, **options)
     # the first segment's last batch is held until the engine gets a batch of the second segment:
     # only a pipeline that does not drain its streams at the gap gives it one
     stalling = StallingEngineDouble(identity_engine, stall_call=first_segment_calls)
-    pipeline, records = _run_frames(tmp_path / "streams", stalling, frames, 128)
+    pipeline, records = _run_frames(tmp_path / "streams", stalling, frames, 128, **options)
     assert stalling.released_by_a_later_call is True
     assert pipeline.segments == [(0, 128), (192, 256)]
     assert [r["bbox_px"] for r in records] == [[20, 100, 30, 128], [20, 192, 30, 200]]
     assert records == expected  # post-processed in web order: segment end before the next start
+    overlays = sorted(p.name for p in (tmp_path / "streams" / "overlays").iterdir())
+    assert overlays == sorted(p.name for p in (tmp_path / "inline" / "overlays").iterdir()) and len(overlays) == 2
+    for name in overlays:  # the crops come from the right segment's image lines
+        assert (tmp_path / "streams" / "overlays" / name).read_bytes() == (tmp_path / "inline" / "overlays" / name).read_bytes()
+
+
+def test_records_of_finished_batches_are_written_while_no_frame_comes(tmp_path, identity_engine):
+    web = np.zeros((256, 128), np.uint8)
+    web[230:250, 20:30] = 255  # closed only by the tracker's flush at the segment's end
+    engine = StallingEngineDouble(identity_engine)  # two streams, nothing held
+    with DefectSinks(tmp_path, overlays=False) as sinks:
+        pipeline = Pipeline(engine, AreaEstimator(CALIB, 128), sinks, keep_images=False,
+                            settings=PipelineSettings(overlap_px=8, batch_size=2))
+        try:
+            for frame in frames_of(web, 64):
+                pipeline.process(frame)
+            pipeline.end_segment()  # a gap, then no frame for a while (a camera reconnecting)
+            assert read_jsonl(tmp_path / "defects.jsonl") == []  # the flush waits behind the last batch in flight
+            deadline = time.monotonic() + 5.0
+            while not read_jsonl(tmp_path / "defects.jsonl") and time.monotonic() < deadline:
+                pipeline.poll()  # what the runner does while its frame queue is empty
+                time.sleep(0.01)
+            assert [r["bbox_px"] for r in read_jsonl(tmp_path / "defects.jsonl")] == [[20, 230, 30, 250]]
+        finally:
+            pipeline.close()
