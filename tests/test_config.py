@@ -100,7 +100,7 @@ def test_area_from_and_post_thread_are_read_with_their_defaults(tmp_path):
     assert (config.area_from, config.post_thread) == ("mask", False)
 
 
-def test_engine_streams_is_read_and_auto_is_two_capped_at_the_cores(tmp_path, monkeypatch):
+def test_engine_streams_is_read_and_auto_is_two_capped_at_a_faked_8_core_count(tmp_path, monkeypatch):
     from edgeinspect import sysinfo
     from edgeinspect.config import resolve_streams
 

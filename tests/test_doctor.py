@@ -188,13 +188,13 @@ def test_output_space_estimate_and_failures(tmp_path, engine_dir, no_gentl):
     ("NTP=yes\nNTPSynchronized=no\n", WARN, "not synchronised"),
     ("NTP=no\nNTPSynchronized=no\n", WARN, "NTP is off"),
 ])
-def test_clock_from_timedatectl(monkeypatch, stdout, status, words):
+def test_clock_from_faked_timedatectl_output(monkeypatch, stdout, status, words):
     monkeypatch.setattr(doctor, "_run", lambda command: subprocess.CompletedProcess(command, 0, stdout, ""))
     check = doctor._check_clock()
     assert check.status == status and words in check.message
 
 
-def test_clock_from_chrony_or_unknown(monkeypatch):
+def test_clock_from_faked_chrony_output(monkeypatch):
     def only_chrony(command):
         if command[0] == "chronyc":
             return subprocess.CompletedProcess(command, 0, "Reference ID : 1\nLeap status     : Normal\n", "")

@@ -54,24 +54,15 @@ SCRIPT = textwrap.dedent(
 
     imported = []
     for package in ("edgeinspect.backends", "edgeinspect.acquire", "edgeinspect.stream", "edgeinspect.data"):
-        try:
-            module = importlib.import_module(package)
-        except ModuleNotFoundError as error:
-            if error.name == package:
-                continue  # package not written yet
-            raise
+        module = importlib.import_module(package)
         imported.append(package)
         for info in pkgutil.walk_packages(module.__path__, package + "."):
             importlib.import_module(info.name)
             imported.append(info.name)
     for name in ("edgeinspect.metrics", "edgeinspect.bench", "edgeinspect.cli", "edgeinspect.cli.run",
                  "edgeinspect.cli.eval", "edgeinspect.cli.bench", "edgeinspect.cli.build"):
-        try:
-            importlib.import_module(name)
-            imported.append(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
+        importlib.import_module(name)
+        imported.append(name)
 
     import contextlib, io
     from edgeinspect.cli import main

@@ -119,7 +119,7 @@ class _RecordingStop(threading.Event):
         return False
 
 
-def test_line_pacer_releases_each_frame_when_its_last_line_is_due(monkeypatch):
+def test_line_pacer_releases_each_frame_when_its_last_line_is_due_on_a_fake_clock(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr("edgeinspect.acquire.base.time.perf_counter", lambda: clock[0])
     stop = _RecordingStop()

@@ -12,6 +12,7 @@ from engine_testkit import bright_net_numpy, squares_image
 
 from edgeinspect import backends
 from edgeinspect.backends.openvino import compile_config, hint_for_batch
+from edgeinspect.errors import EdgeInspectError
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "engines.py"
 
@@ -59,13 +60,15 @@ def test_throughput_engine_runs_small_batches_on_a_latency_model(built_engines: 
         assert latency.streams == 1
         expected_one, expected_five = latency.infer(images[:1]), latency.infer(images)
     with backends.load(built_engines["openvino-fp32"], threads=2, hint="throughput") as engine:
-        streams = engine.streams
-        assert streams >= 1
-        five = engine.infer(images)  # split over the streams when there are several
-        one = engine.infer(images[:1])  # LATENCY model (compiled now when there are several streams)
-        one_again = engine.infer(images[:1])
+        assert engine.streams == 2  # OpenVINO's THROUGHPUT model on 2 threads: two infer requests
+        assert engine._single is None  # no LATENCY model yet
+        five = engine.infer(images)  # 5 tiles >= 2 streams: split over the two requests
+        assert engine._single is None
+        one = engine.infer(images[:1])  # fewer tiles than streams: the LATENCY model, compiled now
         request, _ = engine._single
-        assert (request is engine._requests[0]) == (streams == 1)
+        assert request not in engine._requests
+        one_again = engine.infer(images[:1])
+        assert engine._single[0] is request  # compiled once
     for name in ("prob", "loc"):
         np.testing.assert_allclose(one[name], expected_one[name], atol=1e-6)
         np.testing.assert_allclose(one_again[name], expected_one[name], atol=1e-6)
@@ -121,8 +124,7 @@ def test_onnxruntime_concurrent_callers_and_the_shared_pool_are_the_engines_thre
         built_engines: dict[str, Path], threads: int, calls: int, intra_op: int) -> None:
     # concurrent Run calls share the session's pool (intra_op - 1 workers) and each caller works too
     with backends.load(built_engines["onnxruntime-fp32"], threads=threads, concurrent_calls=calls) as engine:
-        assert engine._session_threads() == intra_op
-        assert calls + intra_op - 1 == threads
+        assert engine._session_threads() == intra_op  # the callers plus intra_op - 1 pool workers are `threads`
 
 
 def test_backends_that_split_a_call_themselves_take_one_call_at_a_time(built_engines: dict[str, Path]) -> None:
@@ -130,7 +132,7 @@ def test_backends_that_split_a_call_themselves_take_one_call_at_a_time(built_eng
     # then infers in its main thread), and OpenVINO's own streams are unchanged.
     with backends.load(built_engines["openvino-fp32"], threads=2, concurrent_calls=2) as engine:
         assert engine.concurrent_calls == 1 and engine.streams == 1
-    with pytest.raises(Exception, match="concurrent_calls must be >= 1"):
+    with pytest.raises(EdgeInspectError, match="concurrent_calls must be >= 1"):
         backends.load(built_engines["onnxruntime-fp32"], concurrent_calls=0)
 
 

@@ -49,10 +49,12 @@ def test_batch_size_is_dynamic(built_engines: dict[str, Path]) -> None:
 
 def test_throughput_hint_splits_a_batch_over_requests(built_engines: dict[str, Path]) -> None:
     images, _ = _batch(5)
-    with backends.load(built_engines["openvino-fp32"], hint="latency") as latency:
+    with backends.load(built_engines["openvino-fp32"], threads=2, hint="latency") as latency:
         expected = latency.infer(images)
-    with backends.load(built_engines["openvino-fp32"], hint="throughput") as engine:
-        got = engine.infer(images)
+    with backends.load(built_engines["openvino-fp32"], threads=2, hint="throughput") as engine:
+        assert engine.streams == 2  # OpenVINO's THROUGHPUT model on 2 threads: two infer requests
+        got = engine.infer(images)  # 5 tiles: 3 + 2, one chunk per request
+        assert engine._single is None  # the LATENCY model was never needed
     for name in ("prob", "loc"):
         np.testing.assert_allclose(got[name], expected[name], atol=1e-6)
 

@@ -161,7 +161,7 @@ def _fake_tensorrt_folder(folder: Path, record: EngineTarget) -> Path:
 
 
 @pytest.mark.skipif(not NO_DRIVER, reason="this machine has a CUDA driver")
-def test_opening_an_engine_here_says_what_is_missing_and_how_to_rebuild(tmp_path: Path) -> None:
+def test_opening_a_fake_engine_folder_here_says_what_is_missing_and_how_to_rebuild(tmp_path: Path) -> None:
     from edgeinspect import backends
 
     folder = _fake_tensorrt_folder(tmp_path / "lite-trt", target())
@@ -487,7 +487,7 @@ def test_real_cudart_without_a_driver_raises_edgeinspect_errors_naming_the_cuda_
 
 
 # =================================================================================== without TensorRT
-def test_build_without_tensorrt_is_a_one_line_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_with_tensorrt_hidden_is_a_one_line_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", None)   # import tensorrt -> ImportError, even where it exists
     source = bright_net_onnx(tmp_path / "bright.onnx", (32, 32))
     with pytest.raises(EdgeInspectError) as error:

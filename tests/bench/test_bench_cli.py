@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import cv2
 import pytest
@@ -67,12 +66,12 @@ def test_vs_prints_ratios_per_figure(dark_engine, dark_onnx):
     assert all(value > 0 for value in data["vs"].values())
 
 
-def test_no_engine_means_the_engine_run_uses(dark_engine, monkeypatch):
-    import edgeinspect.stream.runner as runner
+def test_no_engine_means_the_bundled_model_run_uses():
+    from edgeinspect.assets import default_engine
 
-    monkeypatch.setattr(runner, "bundled_engine_dir", lambda: Path(dark_engine))
     data = run_cli(SHORT)
-    assert data["engine"] == str(dark_engine)
+    assert data["engine"] == str(default_engine()) and data["backend"] == "onnxruntime"
+    assert data["tile_hw"] == [256, 256] and data["precision"] == "fp32"  # lpcnet-lite.onnx, FP32, 256² tiles
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeinspect import backends
 from edgeinspect.acquire import Frame, open_source
 from edgeinspect.config import RunConfig
 from edgeinspect.stream.area import AreaEstimator, Calibration
@@ -165,7 +166,7 @@ class FailingSinksDouble(DefectSinks):
         super().write(defect, blob, flush=flush)
 
 
-def test_an_error_in_the_post_thread_reaches_the_main_thread_with_the_records_before_it(tmp_path, identity_engine):
+def test_an_error_in_the_post_thread_from_a_failing_sinks_double_reaches_the_main_thread_with_the_records_before_it(tmp_path, identity_engine):
     web = np.zeros((640, 128), np.uint8)
     for k in range(5):
         web[40 + 120 * k:60 + 120 * k, 20:40] = 255  # five defects, one every 120 lines
@@ -194,7 +195,7 @@ class ThrottledEngineDouble:
         return self.engine.infer(batch)
 
 
-def test_engine_slower_than_the_line_rate_gives_counted_drops(tmp_path, identity_engine):
+def test_a_throttled_engine_double_slower_than_the_line_rate_gives_counted_drops(tmp_path, identity_engine):
     out = tmp_path / "slow"
     # 256 px × 64-line frames at 40 000 lines/s: 625 frames/s; the engine needs ≥ 25 ms per batch
     source = open_source("sim", width=256, lines_per_frame=64, line_rate_hz=40_000)
@@ -286,7 +287,7 @@ def _run_web(tmp_path, engine, web, name):
     return _run_frames(tmp_path / name, engine, frames_of(web, 64), web.shape[1])
 
 
-def test_batches_finishing_out_of_order_are_post_processed_in_tiling_order(tmp_path, identity_engine):
+def test_batches_an_out_of_order_engine_double_finishes_are_post_processed_in_tiling_order(tmp_path, identity_engine):
     web = np.zeros((640, 200), np.uint8)
     for k in range(9):
         web[20 + 70 * k:40 + 70 * k, 10 + 20 * k:30 + 20 * k] = 255  # nine defects down and across the web
@@ -296,7 +297,7 @@ def test_batches_finishing_out_of_order_are_post_processed_in_tiling_order(tmp_p
     assert len(expected) == 9 and records == expected
 
 
-def test_an_engine_error_in_a_stream_stops_the_run_with_the_records_before_it(tmp_path, identity_engine):
+def test_an_error_of_a_failing_engine_double_in_a_stream_stops_the_run_with_the_records_before_it(tmp_path, identity_engine):
     web = np.zeros((640, 128), np.uint8)
     for k in range(5):
         web[40 + 120 * k:60 + 120 * k, 20:40] = 255  # five defects, one every 120 lines
@@ -314,7 +315,7 @@ class StallingEngineDouble:
     concurrent_calls = 2
     backend = "stalling-double"
 
-    def __init__(self, engine, *, stall_call: int | None = None) -> None:
+    def __init__(self, engine, *, stall_call: int) -> None:
         self.engine, self.tile_hw = engine, engine.tile_hw
         self.stall_call = stall_call
         self.calls = 0
@@ -326,7 +327,7 @@ class StallingEngineDouble:
         with self._lock:
             self.calls += 1
             call = self.calls
-        if self.stall_call is not None and call > self.stall_call:
+        if call > self.stall_call:
             self._later_call.set()
         if call == self.stall_call:
             self.released_by_a_later_call = self._later_call.wait(timeout=2.0)
@@ -334,14 +335,15 @@ class StallingEngineDouble:
 
 
 @pytest.mark.parametrize("post_thread", [False, True])
-def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_in_flight(tmp_path, identity_engine, post_thread):
+def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_a_stalling_engine_double_holds(
+        tmp_path, identity_onnx, identity_engine, post_thread):
     web = np.zeros((256, 128), np.uint8)
     web[100:200, 20:30] = 255
     frames = list(frames_of(web, 64))
     del frames[2]  # lines 128..191 dropped: segments [0, 128) and [192, 256)
-    counting = StallingEngineDouble(identity_engine)
-    _run_frames(tmp_path / "first", counting, frames[:2], 128)
-    first_segment_calls = counting.calls
+    with backends.load(identity_onnx, threads=2, concurrent_calls=2) as counting:  # two streams, as `run`'s default
+        _run_frames(tmp_path / "first", counting, frames[:2], 128)
+        first_segment_calls = counting.stats.calls
     options = dict(post_thread=post_thread, overlays=True)  # image lines kept: their order matters too
     _, expected = _run_frames(tmp_path / "inline", identity_engine, frames, 128, **options)
     # the first segment's last batch is held until the engine gets a batch of the second segment:
@@ -358,11 +360,11 @@ def test_a_gap_of_dropped_frames_does_not_wait_for_the_batches_in_flight(tmp_pat
         assert (tmp_path / "streams" / "overlays" / name).read_bytes() == (tmp_path / "inline" / "overlays" / name).read_bytes()
 
 
-def test_records_of_finished_batches_are_written_while_no_frame_comes(tmp_path, identity_engine):
+def test_records_of_finished_batches_are_written_while_no_frame_comes(tmp_path, identity_onnx):
     web = np.zeros((256, 128), np.uint8)
     web[230:250, 20:30] = 255  # closed only by the tracker's flush at the segment's end
-    engine = StallingEngineDouble(identity_engine)  # two streams, nothing held
-    with DefectSinks(tmp_path, overlays=False) as sinks:
+    with backends.load(identity_onnx, threads=2, concurrent_calls=2) as engine, \
+            DefectSinks(tmp_path, overlays=False) as sinks:  # two streams, as `run`'s default
         pipeline = Pipeline(engine, AreaEstimator(CALIB, 128), sinks, keep_images=False,
                             settings=PipelineSettings(overlap_px=8, batch_size=2))
         try:

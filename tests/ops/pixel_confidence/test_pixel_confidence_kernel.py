@@ -61,7 +61,7 @@ def test_fp16_host_kernel_matches_reference_on_fp16_inputs(shape, kernel_id, cac
 def test_confident_neighbourhood_saturates_and_isolated_pixel_is_lowered(cache_dir):
     y = np.zeros((1, 1, 9, 9), np.float32)
     y[0, 0, 1:4, 1:4] = 0.95            # a confident 3x3 blob: centre gets 0.95 * 1.2 -> clamped to 1
-    y[0, 0, 7, 7] = 0.5                 # isolated: 0.5 * (0.8 + 0.4 / 9)
+    y[0, 0, 7, 7] = 0.5                 # isolated: M_ipc = 0.5 / 9, so 0.5 * (0.8 + 0.4 * 0.5 / 9)
     out = run_pixel_confidence(y, None, 0.2, cache_dir=cache_dir)
     assert out[0, 0, 2, 2] == 1.0
     assert out[0, 0, 7, 7] == pytest.approx(0.5 * (0.8 + 0.4 * 0.5 / 9), abs=1e-6)

@@ -63,7 +63,7 @@ def test_definition_signatures_follow_spec(defined):
     assert params == [*spec.INPUTS, *(name for name, _ in spec.ATTRIBUTES), "outputs", "tactic"]
 
 
-def test_a_signature_out_of_spec_order_is_refused():
+def test_a_signature_out_of_spec_order_is_refused_on_the_trtp_stub():
     def reg(y_isr: trtp_stub.TensorDesc, kernel_size: int, kernel: plugin.FloatArray, epsilon: float) -> trtp_stub.TensorDesc:
         return y_isr
 
@@ -72,7 +72,7 @@ def test_a_signature_out_of_spec_order_is_refused():
         ptx.check_qdp_signatures(functions, spec.INPUTS, plugin.ATTRIBUTES)
 
 
-def test_autotune_offers_fp32_or_fp16_linear(defined):
+def test_autotune_offers_fp32_or_fp16_linear_on_the_trtp_stub(defined):
     pdef, _ = defined
     y = trtp_stub.TensorDesc((1, 1, 8, 8), trtp_stub.DataType.HALF)
     (combination,) = pdef.autotune(y, *MEAN3.values(), (y.like(),))
@@ -80,7 +80,7 @@ def test_autotune_offers_fp32_or_fp16_linear(defined):
 
 
 @pytest.mark.parametrize("dtype,name", [(trtp_stub.DataType.FLOAT, "fp32"), (trtp_stub.DataType.HALF, "fp16")])
-def test_aot_impl_returns_ptx_with_tensorrt_argument_layout(defined, dtype, name):
+def test_aot_impl_returns_ptx_with_tensorrt_argument_layout_on_the_trtp_stub(defined, dtype, name):
     pdef, _ = defined
     n, c, h, w = 2, 1, 70, 33
     kernel_name, code, launch, extra = trtp_stub.call_aot_impl(pdef, [trtp_stub.TensorDesc((n, c, h, w), dtype)], MEAN3)
@@ -92,7 +92,7 @@ def test_aot_impl_returns_ptx_with_tensorrt_argument_layout(defined, dtype, name
                                "block_y": plugin.ROWS, "block_z": 1, "shared_mem": 0}
 
 
-def test_aot_impl_bakes_the_attributes_into_the_ptx(defined):
+def test_aot_impl_bakes_the_attributes_into_the_ptx_on_the_trtp_stub(defined):
     pdef, _ = defined
     y = trtp_stub.TensorDesc((1, 1, 16, 16), trtp_stub.DataType.FLOAT)
     weights = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9], np.float32)
@@ -104,14 +104,14 @@ def test_aot_impl_bakes_the_attributes_into_the_ptx(defined):
     assert code != code_mean
 
 
-def test_aot_impl_names_a_bad_attribute(defined):
+def test_aot_impl_names_a_bad_attribute_on_the_trtp_stub(defined):
     pdef, _ = defined
     y = trtp_stub.TensorDesc((1, 1, 16, 16), trtp_stub.DataType.FLOAT)
     with pytest.raises(EdgeInspectError, match="'epsilon'"):
         trtp_stub.call_aot_impl(pdef, [y], {**MEAN3, "epsilon": 1.5})
 
 
-def test_aot_impl_refuses_more_planes_than_grid_z(defined):
+def test_aot_impl_refuses_more_planes_than_grid_z_on_the_trtp_stub(defined):
     pdef, _ = defined
     y = trtp_stub.TensorDesc((plugin.MAX_PLANES + 1, 1, 4, 4), trtp_stub.DataType.FLOAT)
     with pytest.raises(EdgeInspectError, match="grid z"):

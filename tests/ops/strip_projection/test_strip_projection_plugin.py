@@ -56,7 +56,7 @@ def test_definition_signatures_follow_spec(defined):
     assert spec.PLUGIN_ID == f"{spec.PLUGIN_NAMESPACE}::{spec.PLUGIN_NAME}"
 
 
-def test_autotune_offers_all_fp32_or_all_fp16_linear(defined):
+def test_autotune_offers_all_fp32_or_all_fp16_linear_on_the_trtp_stub(defined):
     pdef, _ = defined
     descs = [trtp_stub.TensorDesc(s, trtp_stub.DataType.FLOAT) for s in ((1, 2, 4, 4), (2, 4), (2,), (2, 4), (2,))]
     (combination,) = pdef.autotune(*descs, (descs[0].like(),))
@@ -65,7 +65,7 @@ def test_autotune_offers_all_fp32_or_all_fp16_linear(defined):
 
 
 @pytest.mark.parametrize("dtype,name", [(trtp_stub.DataType.FLOAT, "fp32"), (trtp_stub.DataType.HALF, "fp16")])
-def test_aot_impl_returns_ptx_with_tensorrt_argument_layout(defined, dtype, name):
+def test_aot_impl_returns_ptx_with_tensorrt_argument_layout_on_the_trtp_stub(defined, dtype, name):
     pdef, _ = defined
     n, c, h, w = 2, 3, 40, 24
     inputs = [trtp_stub.TensorDesc(s, dtype) for s in ((n, c, h, w), (c, h), (c,), (c, w), (c,))]
@@ -79,7 +79,7 @@ def test_aot_impl_returns_ptx_with_tensorrt_argument_layout(defined, dtype, name
                                "block_y": 1, "block_z": 1, "shared_mem": (h + w) * 4}
 
 
-def test_aot_impl_follows_a_dynamic_batch(defined):
+def test_aot_impl_follows_a_dynamic_batch_on_the_trtp_stub(defined):
     pdef, _ = defined
     x = trtp_stub.TensorDesc((5, 2, 8, 8), trtp_stub.DataType.FLOAT, dynamic=(0,))
     inputs = [x] + [trtp_stub.TensorDesc(s, trtp_stub.DataType.FLOAT) for s in ((2, 8), (2,), (2, 8), (2,))]
@@ -87,7 +87,7 @@ def test_aot_impl_follows_a_dynamic_batch(defined):
     assert launch.grid_x.value == 10 and not launch.grid_x.expr.is_constant
 
 
-def test_aot_impl_refuses_planes_beyond_shared_memory(defined):
+def test_aot_impl_refuses_planes_beyond_shared_memory_on_the_trtp_stub(defined):
     pdef, _ = defined
     h, w = 8000, plugin.MAX_H_PLUS_W - 8000 + 1
     inputs = [trtp_stub.TensorDesc(s, trtp_stub.DataType.FLOAT) for s in ((1, 1, h, w), (1, h), (1,), (1, w), (1,))]
@@ -95,7 +95,7 @@ def test_aot_impl_refuses_planes_beyond_shared_memory(defined):
         trtp_stub.call_aot_impl(pdef, inputs, {})
 
 
-def test_aot_impl_refuses_ptx_newer_than_the_driver(defined, monkeypatch):
+def test_aot_impl_refuses_ptx_newer_than_the_driver_on_the_trtp_stub(defined, monkeypatch):
     pdef, _ = defined
     monkeypatch.setattr(ptx, "driver_version", lambda: 12060)
     inputs = [trtp_stub.TensorDesc(s, trtp_stub.DataType.FLOAT) for s in ((1, 1, 4, 4), (1, 4), (1,), (1, 4), (1,))]
@@ -114,7 +114,7 @@ def test_register_without_tensorrt_is_a_one_line_error(monkeypatch):
         plugin.register()
 
 
-def test_register_with_tensorrt_10_3_names_the_standard_op_form(monkeypatch):
+def test_register_with_a_fake_tensorrt_10_3_names_the_standard_op_form(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", SimpleNamespace(__version__="10.3.0"))
     monkeypatch.setattr(qdp, "_registered", set())
     with pytest.raises(EdgeInspectError, match=r"10\.3\.0.*>= 10\.9.*standard-op"):
@@ -131,7 +131,7 @@ def _fake_tensorrt(monkeypatch):
     return trtp
 
 
-def test_register_defines_the_plugin_once(monkeypatch):
+def test_register_defines_the_plugin_once_on_a_fake_tensorrt(monkeypatch):
     trtp = _fake_tensorrt(monkeypatch)
     monkeypatch.setattr(ptx, "driver_version", lambda: None)
     plugin.register()
@@ -141,7 +141,7 @@ def test_register_defines_the_plugin_once(monkeypatch):
     assert list(trtp.registry) == [spec.PLUGIN_ID] and trtp.registry[spec.PLUGIN_ID].aot_impl is not None
 
 
-def test_register_refuses_a_driver_older_than_the_ptx_isa_before_defining(monkeypatch):
+def test_register_refuses_a_driver_older_than_the_ptx_isa_before_defining_on_a_fake_tensorrt(monkeypatch):
     trtp = _fake_tensorrt(monkeypatch)
     monkeypatch.setattr(ptx, "driver_version", lambda: 11080)
     with pytest.raises(EdgeInspectError, match=r"CUDA 11\.8"):
