@@ -85,6 +85,9 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {what} file not found") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read {what} file ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a text (UTF-8) file, byte {error.start} cannot be decoded: "
+                          f"is this the {what} file?") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -381,6 +384,14 @@ def source_option_names() -> tuple[str, ...]:
                  and p.name not in ("camera", "max_frames"))
 
 
+#: Numeric ``source_options``: key → (minimum, exclusive, integer), checked before the source opens.
+SOURCE_OPTION_NUMBERS: dict[str, tuple[float, bool, bool]] = {
+    "width": (0, True, True), "lines_per_frame": (0, True, True), "seed": (0, False, True),
+    "bit_depth": (1, False, True), "loops": (1, False, True), "line_rate_hz": (0, True, False),
+    "fetch_timeout_s": (0, True, False), "defects_per_mpx": (0, False, False),
+}
+
+
 def load_source_options(value: Any, path: Path) -> dict[str, Any]:
     """Check the run YAML's ``source_options`` mapping: keys must be ``open_source`` options."""
     if value is None:
@@ -393,6 +404,12 @@ def load_source_options(value: Any, path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: unknown key 'source_options.{key}' (known: {', '.join(known)})")
         if isinstance(item, float) and not math.isfinite(item):
             raise ConfigError(f"{path}: key 'source_options.{key}' must be finite, got {item!r}")
+        if key in SOURCE_OPTION_NUMBERS:
+            minimum, exclusive, integer = SOURCE_OPTION_NUMBERS[key]
+            get_number({f"source_options.{key}": item}, f"source_options.{key}", path, minimum=minimum,
+                       exclusive=exclusive, integer=integer)
+        elif key == "texture":
+            get_str({"source_options.texture": item}, "source_options.texture", path)
     options = dict(value)
     if isinstance(options.get("cti"), str):
         options["cti"] = get_path(options, "cti", path)

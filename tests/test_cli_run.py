@@ -89,6 +89,12 @@ def test_bad_run_config_and_conflicting_options_exit_2(tmp_path, capsys):
     assert code == 2 and "--lines or --duration-s" in err
     code, _, err = cli(["run", "--camera", "usb:0"], capsys)
     assert code == 2 and "usb:0" in err
+    code, _, err = cli(["run", "--line-rate", "0", "--lines", "10"], capsys)
+    assert code == 2 and err.strip() == "error: --line-rate must be > 0 Hz, got 0 (leave it out for an unpaced run)"
+    config.write_bytes(b"\xff\xfe\x00bad")  # not text: a binary file given by mistake
+    code, _, err = cli(["run", "--config", str(config)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "run.yaml: not a text (UTF-8) file" in lines[0]
 
 
 def test_sigterm_closes_sinks_writes_summary_and_exits_0(tmp_path, dark_model):

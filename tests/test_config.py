@@ -78,6 +78,12 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("engine_streams: 0\n", "key 'engine_streams' must be >= 1, got 0"),
     ("engine_streams: 1.5\n", "key 'engine_streams' must be an integer"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
+    ("source_options:\n  width: abc\n", "key 'source_options.width' must be an integer, got 'abc'"),
+    ("source_options:\n  lines_per_frame: 0\n", "key 'source_options.lines_per_frame' must be > 0, got 0"),
+    ("source_options:\n  line_rate_hz: fast\n", "key 'source_options.line_rate_hz' must be a number, got 'fast'"),
+    ("source_options:\n  defects_per_mpx: abc\n", "key 'source_options.defects_per_mpx' must be a number"),
+    ("source_options:\n  seed: 1.5\n", "key 'source_options.seed' must be an integer"),
+    ("source_options:\n  texture: 3\n", "key 'source_options.texture' must be a non-empty string, got 3"),
 ])
 def test_bad_run_config_is_one_line_naming_key_and_file(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -123,3 +129,12 @@ def test_overlay_policy_is_read_with_its_default(tmp_path):
 def test_missing_run_config_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml: run config file not found"):
         load_run_config(tmp_path / "nope.yaml")
+
+
+def test_a_run_config_that_is_not_text_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a text (UTF-8) file, byte 0") and "\n" not in message

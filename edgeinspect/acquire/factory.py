@@ -43,6 +43,10 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return kind, (arg or None)
 
 
+#: How ``open_source`` keywords are spelled where a user gives them (CLI option / run YAML key).
+OPTION_SHOWN_AS = {"camera": "--camera-config / camera_config", "cti": "--cti / source_options.cti"}
+
+
 def open_source(spec: str, *, width: int | None = None, lines_per_frame: int | None = None,
                 line_rate_hz: float | None = None, max_frames: int | None = None,
                 camera: CameraConfig | Path | str | None = None, cti: Path | str | None = None,
@@ -81,7 +85,8 @@ def open_source(spec: str, *, width: int | None = None, lines_per_frame: int | N
     def reject(**given: Any) -> None:
         for name, value in given.items():
             if value is not None:
-                raise EdgeInspectError(f"option '{name}' does not apply to frame source '{spec}'")
+                shown = OPTION_SHOWN_AS.get(name, name)
+                raise EdgeInspectError(f"option '{shown}' does not apply to frame source '{spec}'")
 
     if kind == "sim":
         reject(camera=camera, cti=cti, fetch_timeout_s=fetch_timeout_s)

@@ -74,6 +74,9 @@ def load(path: str | Path, *, threads: int | None = None, hint: str = "latency",
     path = Path(path)
     if path.is_dir():
         manifest = read_manifest(path)
+        if manifest.backend not in BACKENDS:
+            raise EdgeInspectError(f"{path / MANIFEST_NAME}: unknown backend {manifest.backend!r} "
+                                   f"(known: {', '.join(BACKENDS)}); rebuild the engine")
         return engine_class(manifest.backend)(path, manifest, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
     if not path.exists():
         raise EdgeInspectError(f"{path}: not found; give an engine folder (edgeinspect build --out ...), a .onnx or a .pt file")

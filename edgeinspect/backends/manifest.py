@@ -106,6 +106,8 @@ class Manifest:
         values = {name: data[name] for name in known if name in data}
         try:
             height, width = (int(v) for v in values["tile_hw"])
+            if height <= 0 or width <= 0:
+                raise ValueError(f"tile_hw must be two positive sizes, got {values['tile_hw']!r}")
             values["tile_hw"] = (height, width)
             values["output_names"] = tuple(str(n) for n in values["output_names"])
             files = values["files"]

@@ -67,6 +67,8 @@ def run(
 
     if lines is not None and duration_s is not None:
         raise EdgeInspectError("give --lines or --duration-s, not both")
+    if line_rate_hz is not None and line_rate_hz <= 0:
+        raise EdgeInspectError(f"--line-rate must be > 0 Hz, got {line_rate_hz:g} (leave it out for an unpaced run)")
     settings = load_run_config(config) if config is not None else RunConfig()
     if camera is not None:
         check_source_spec(camera, "--camera")

@@ -38,16 +38,46 @@ from edgeinspect.stream.area import AREA_TOLERANCE
 
 
 def _read_jsonl(path: Path) -> list[dict]:
+    """The records of a run's JSONL file, each checked to carry a box and an area.
+
+    Raises:
+        DataError: missing file, or a line that is not a JSON object with ``bbox_px`` (4 numbers)
+            and ``area_mm2`` (a number), naming the file and line.
+    """
     if not path.is_file():
         raise DataError(f"{path}: not found; is this a run folder written by `edgeinspect run`?")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: byte {error.start} is not UTF-8 text; the file is damaged") from None
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 raise DataError(f"{path}: line {number} is not JSON; the file is damaged") from None
+            problem = _record_problem(record)
+            if problem:
+                raise DataError(f"{path}: line {number} {problem}; the file is damaged")
+            records.append(record)
     return records
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _record_problem(record: object) -> str | None:
+    """Why a JSONL record cannot be scored (None: it can)."""
+    if not isinstance(record, dict):
+        return f"is a JSON {type(record).__name__}, not an object"
+    box = record.get("bbox_px")
+    if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
+        return f"has no 'bbox_px' of 4 numbers (got {box!r})"
+    if not _is_number(record.get("area_mm2")):
+        return f"has no numeric 'area_mm2' (got {record.get('area_mm2')!r})"
+    return None
 
 
 def box_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -69,7 +69,7 @@ def test_parse_spec(spec, parsed):
 def test_bad_specs_and_options_are_one_line_errors():
     with pytest.raises(EdgeInspectError, match="unknown frame source 'usb3'; use one of: sim, sim:TEXTURE, genicam"):
         open_source("usb3")
-    with pytest.raises(EdgeInspectError, match="option 'camera' does not apply to frame source 'sim'"):
+    with pytest.raises(EdgeInspectError, match="option '--camera-config / camera_config' does not apply to frame source 'sim'"):
         open_source("sim", camera=CameraConfig())
     with pytest.raises(EdgeInspectError, match="option 'texture' does not apply"):
         open_source("genicam", texture="carbon")

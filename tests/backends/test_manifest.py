@@ -90,3 +90,17 @@ def test_model_file_must_be_listed(tmp_path: Path) -> None:
     (tmp_path / MANIFEST_NAME).write_text(json.dumps(data))
     with pytest.raises(EdgeInspectError, match="model_file 'other.onnx' is not listed"):
         read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("tile_hw", [0, 0], r"manifest\.json: bad value \(tile_hw must be two positive sizes, got \[0, 0\]\)"),
+    ("backend", "foo", r"manifest\.json: unknown backend 'foo' \(known: .*onnxruntime.*\); rebuild the engine"),
+])
+def test_a_bad_tile_size_or_backend_names_the_manifest(tmp_path: Path, key: str, value: object, message: str) -> None:
+    write_manifest(tmp_path, _manifest(tmp_path))
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    data[key] = value
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(data))
+    with pytest.raises(EdgeInspectError, match=message) as info:
+        backends.load(tmp_path)
+    assert "\n" not in str(info.value)

@@ -86,3 +86,37 @@ def test_area_accuracy_by_size_class_of_four_times_the_significant_area():
     assert classes[1]["share_within_tol"] == 0.0 and classes[1]["error_p50"] is None
     assert classes[2]["share_within_tol"] == 1.0 and classes[3]["error_p50"] == pytest.approx(0.05)
     assert "by_size" not in score_records(found, truth, significant_area_mm2=0.0)["area"]
+
+
+def _run_folder(tmp_path, defects_text: bytes):
+    import json
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"significant_area_mm2": 0.25, "lines_inspected": 100}))
+    (run / "truth.jsonl").write_text(json.dumps(rec((0, 0, 10, 10), 1.0)) + "\n")
+    (run / "defects.jsonl").write_bytes(defects_text)
+    return run
+
+
+@pytest.mark.parametrize("bad_line, message", [
+    (b"{not json", "line 2 is not JSON"),
+    (b'{"id": 4}', "line 2 has no 'bbox_px' of 4 numbers (got None)"),
+    (b'{"bbox_px": [1, 2], "area_mm2": 1.0}', "line 2 has no 'bbox_px' of 4 numbers (got [1, 2])"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": "big"}', "line 2 has no numeric 'area_mm2' (got 'big')"),
+    (b"[1, 2]", "line 2 is a JSON list, not an object"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "kind": "\xff"}', "byte {offset} is not UTF-8 text"),  # offset in the file
+])
+def test_a_damaged_run_record_is_one_line_naming_the_file_and_line(tmp_path, bad_line, message):
+    from edgeinspect.errors import DataError
+    from edgeinspect.stream.score import score_run
+
+    good = b'{"bbox_px": [1, 1, 9, 9], "area_mm2": 1.1, "kind": "hole", "pad": "xxxxxxxxxxxx"}\n'
+    run = _run_folder(tmp_path, good + bad_line + b"\n")
+    message = message.format(offset=len(good) + bad_line.find(b"\xff"))
+    with pytest.raises(DataError) as info:
+        score_run(run)
+    text = str(info.value)
+    assert text.startswith(f"{run / 'defects.jsonl'}: ") and message in text and "\n" not in text
+    (run / "defects.jsonl").write_bytes(good)
+    assert score_run(run)["recall"] == 1.0  # the same folder with its good line only scores
