@@ -50,6 +50,8 @@ def _read_jsonl(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: byte {error.start} is not UTF-8 text; the file is damaged") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
