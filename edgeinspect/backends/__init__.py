@@ -36,13 +36,20 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def engine_class(backend: str) -> type[Engine]:
+def engine_class(backend: str, *, manifest_path: Path | None = None) -> type[Engine]:
     """The Engine subclass for a backend name.
+
+    Args:
+        backend: the name (``BACKENDS``).
+        manifest_path: the ``manifest.json`` that named it, for the message when it is unknown.
 
     Raises:
         EdgeInspectError: unknown backend, or its module is not available here.
     """
     if backend not in BACKENDS:
+        if manifest_path is not None:
+            raise EdgeInspectError(f"{manifest_path}: unknown backend {backend!r} "
+                                   f"(known: {', '.join(BACKENDS)}); rebuild the engine")
         raise EdgeInspectError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module_name, class_name = BACKENDS[backend].split(":")
     try:
@@ -74,10 +81,7 @@ def load(path: str | Path, *, threads: int | None = None, hint: str = "latency",
     path = Path(path)
     if path.is_dir():
         manifest = read_manifest(path)
-        if manifest.backend not in BACKENDS:
-            raise EdgeInspectError(f"{path / MANIFEST_NAME}: unknown backend {manifest.backend!r} "
-                                   f"(known: {', '.join(BACKENDS)}); rebuild the engine")
-        return engine_class(manifest.backend)(path, manifest, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
+        return engine_class(manifest.backend, manifest_path=path / MANIFEST_NAME)(path, manifest, threads=threads, hint=hint, concurrent_calls=concurrent_calls)
     if not path.exists():
         raise EdgeInspectError(f"{path}: not found; give an engine folder (edgeinspect build --out ...), a .onnx or a .pt file")
     suffix = path.suffix.lower()
