@@ -78,6 +78,8 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """
     import yaml
 
+    from edgeinspect.yamlio import load_yaml
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -89,7 +91,7 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a text (UTF-8) file, byte {error.start} cannot be decoded: "
                           f"is this the {what} file?") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -48,6 +48,7 @@ def test_synth_12_bit_mixed_with_progress_bar(tmp_path):
     (["--size", "0x5"], "--size"),
     (["--size", "64xabc"], "--size"),
     (["--bit-depth", "10"], "--bit-depth"),
+    (["--size", "64x100000"], "defects_per_mpx must be in [0, 5] at width 100000 px"),  # the default 20 does not fit
 ])
 def test_bad_options_are_one_line_errors_with_exit_code_2(tmp_path, capsys, argv, named):
     with pytest.raises(SystemExit) as exit_info:

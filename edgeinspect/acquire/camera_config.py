@@ -99,9 +99,11 @@ def load_camera_config(path: Path | str) -> CameraConfig:
     """
     import yaml
 
+    from edgeinspect.yamlio import load_yaml
+
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: camera config not found") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -27,6 +27,8 @@ from edgeinspect.errors import EdgeInspectError
 MANIFEST_NAME = "manifest.json"
 #: Bumped when a key changes meaning; readers refuse newer schemas.
 SCHEMA_VERSION = 1
+#: Precisions an engine folder can hold (TensorRT builds FP16 too).
+PRECISIONS = ("fp32", "fp16", "int8")
 REBUILD_HINT = "rebuild it with `edgeinspect build ... --out <folder>`"
 
 
@@ -36,7 +38,7 @@ class Manifest:
 
     Attributes:
         backend: ``"openvino"``, ``"onnxruntime"`` or ``"tensorrt"``.
-        precision: ``"fp32"`` or ``"int8"``.
+        precision: ``"fp32"``, ``"fp16"`` (TensorRT) or ``"int8"``.
         encoding: INT8 encoding of the file the backend runs: ``"int8-symmetric"`` (canonical QDQ,
             TensorRT/OpenVINO), ``"uint8-asymmetric"`` (ONNX Runtime CPU re-encoding); ``None`` for FP32.
         op_form: ``"standard"`` (standard ONNX ops) or ``"plugin"`` (TensorRT plugin nodes).
@@ -113,8 +115,15 @@ class Manifest:
             files = values["files"]
             if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
                 raise TypeError("files must map names to sha256 strings")
-            if not isinstance(values["network"], dict) or "arch" not in values["network"]:
+            if not isinstance(values["network"], dict) or not isinstance(values["network"].get("arch"), str):
                 raise TypeError("network must be {'arch': ..., 'kwargs': ...}")
+            if values["precision"] not in PRECISIONS:
+                raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {values['precision']!r}")
+            thresholds = values.get("thresholds", {})
+            if not isinstance(thresholds, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+                    for v in thresholds.values()):
+                raise ValueError(f"thresholds must map names to probabilities in [0, 1], got {thresholds!r}")
         except (TypeError, ValueError) as error:
             raise EdgeInspectError(f"{source}: bad value ({error}); {REBUILD_HINT}") from None
         if values["model_file"] not in values["files"]:

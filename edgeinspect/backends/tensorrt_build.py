@@ -45,10 +45,9 @@ from typing import Any
 import numpy as np
 
 from edgeinspect.backends.compat import HARDWARE_LEVELS, OPTIONS_KEY, EngineTarget, platform_tag
-from edgeinspect.backends.manifest import Manifest, hash_files, utc_now, write_manifest
+from edgeinspect.backends.manifest import PRECISIONS, Manifest, hash_files, utc_now, write_manifest
 from edgeinspect.errors import EdgeInspectError
 
-PRECISIONS = ("fp32", "fp16", "int8")
 PLUGIN_CHOICES = ("auto", "on", "off")
 DEFAULT_MAX_BATCH = 8
 #: The typical batch (the stream runner's default batch size): the profile's opt, capped at max_batch.

@@ -151,8 +151,12 @@ def run_bench(options: BenchOptions, *, progress: Progress | None = None, engine
         info = EngineInfo.of(main, main_path, options.threads)
         vs_info = EngineInfo.of(second, second_path, options.threads) if second is not None else None
         width = options.width_px if options.width_px is not None else (DEFAULT_WIDTH_PX if options.pipeline else None)
-        if width is not None:  # bad tiling fails before anything is timed
-            tiles_per_line(width, info.tile_hw, options.overlap_px, options.scale)
+        # A bad tiling fails before anything is timed. Without a camera width the figures do not use
+        # it, so only a tiling other than the run's default is checked (`--overlap 256` is refused;
+        # an engine of tiles smaller than the default overlap still benches).
+        tiling_given = (options.overlap_px, options.scale) != (_RUN.overlap_px, _RUN.scale)
+        if width is not None or tiling_given:
+            tiles_per_line(width or DEFAULT_WIDTH_PX, info.tile_hw, options.overlap_px, options.scale)
 
         timing, vs_timing = _measure(main, second, info, vs_info, options, say)
         figures = timing.figures()

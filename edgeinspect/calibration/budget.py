@@ -147,13 +147,13 @@ def calibration_errors(path: Path, *, rel_err_x_pct: float | None = None,
         ConfigError: the file does not load.
     """
     from edgeinspect.calibration.writer import read_meta
-    from edgeinspect.stream.area import load_calibration
+    from edgeinspect.stream.area import check_columns, load_calibration
 
     calibration = load_calibration(path)
     meta = read_meta(path) or {}
     width = calibration.width_px or (meta.get("across") or {}).get("width_px")
-    if width:
-        mm_per_px = float(np.mean(calibration.column_mm(int(width))))
+    if width:  # refused as `run` refuses it: a polynomial reaching 0 mm/px inside the width
+        mm_per_px = float(np.mean(check_columns(calibration, int(width))))
     else:
         mm_per_px = float(calibration.mm_per_px_poly[0])
     across, along = meta.get("across") or {}, meta.get("along") or {}

@@ -173,7 +173,8 @@ class SyntheticWeb:
         if not 0.0 <= per_block <= 128.0:
             highest = 128e6 / BLOCK_LINES / self.width
             raise EdgeInspectError(f"synthetic web: defects_per_mpx must be in [0, {highest:.0f}] at width "
-                                   f"{self.width}, got {defects_per_mpx!r}")
+                                   f"{self.width} px (at most 128 defects per {BLOCK_LINES}-line block), got "
+                                   f"{defects_per_mpx!r}: lower defects_per_mpx or the width")
         self.texture = texture
         self._texture_index = TEXTURES.index(texture)
         self.bit_depth = int(bit_depth)

@@ -95,6 +95,9 @@ def test_model_file_must_be_listed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key, value, message", [
     ("tile_hw", [0, 0], r"manifest\.json: bad value \(tile_hw must be two positive sizes, got \[0, 0\]\)"),
     ("backend", "foo", r"manifest\.json: unknown backend 'foo' \(known: .*onnxruntime.*\); rebuild the engine"),
+    ("precision", "int4", r"manifest\.json: bad value \(precision must be one of fp32, fp16, int8, got 'int4'\)"),
+    ("thresholds", {"prob": 5}, r"manifest\.json: bad value \(thresholds must map names to probabilities in \[0, 1\]"),
+    ("network", {"arch": 3}, r"manifest\.json: bad value \(network must be \{'arch': \.\.\., 'kwargs': \.\.\.\}\)"),
 ])
 def test_a_bad_tile_size_or_backend_names_the_manifest(tmp_path: Path, key: str, value: object, message: str) -> None:
     write_manifest(tmp_path, _manifest(tmp_path))

@@ -80,6 +80,7 @@ def test_no_engine_means_the_bundled_model_run_uses():
         (["/no/such/engine"], "/no/such/engine: not found"),
         (["{engine}", "--line-rate-hz", "1000"], "--line-rate-hz needs --width-px"),
         (["{engine}", "--width-px", "4096", "--overlap-px", "32"], "overlap_px must be in [0, 32)"),
+        (["{engine}", "--overlap-px", "40"], "overlap_px must be in [0, 32)"),  # also without a width
         (["{engine}", "--plot", "{tmp}/no/dir/x.png"], "does not exist"),
     ],
 )

@@ -112,6 +112,8 @@ def test_a_throttled_engine_double_keeps_up_with_a_slow_enough_camera():
         (BenchOptions(duration_s=0.0), "--duration-s"),
         (BenchOptions(batch=0), "--batch-size"),
         (BenchOptions(width_px=4096, overlap_px=64), "overlap_px"),
+        (BenchOptions(overlap_px=64), "overlap_px must be in \\[0, 64\\)"),  # no camera width given
+        (BenchOptions(scale=0.0), "scale must be in \\(0, 1\\]"),
     ],
 )
 def test_bad_options_fail_before_timing_a_throttled_engine_double(options, match):

@@ -95,3 +95,16 @@ def test_cli_check_missing_file_is_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nope.yaml" in err and "Traceback" not in err
+
+
+def test_cli_check_refuses_a_polynomial_reaching_zero_inside_the_metadata_width(tmp_path, capsys):
+    """As `run` refuses it: the width comes from the `calib camera` metadata, not a `width_px` key."""
+    path = tmp_path / "poly.yaml"
+    path.write_text("mm_per_px_poly: [0.1, -0.0001]\nmm_per_line: 0.1\nreject_area_mm2: 1\n"
+                    "significant_area_mm2: 0.25\nmeta:\n  across:\n    width_px: 2048\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calib", "check", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {path}: key 'mm_per_px_poly' gives a width <= 0 at column 1000 (0 mm): "
+                   "fix the coefficients")
