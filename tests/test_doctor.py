@@ -142,6 +142,22 @@ def test_changed_engine_file_fails_naming_it(tmp_path, no_gentl):
     assert check.status == FAIL and "model.onnx" in check.message and "rebuild" in check.message
 
 
+@pytest.mark.parametrize("content, named", [
+    (b"garbage\n", "not a readable ONNX model"),
+    (None, "is not an (N,1,H,W) gray image"),  # a valid ONNX with a 3-channel input
+])
+def test_raw_onnx_that_is_no_edgeinspect_model_fails_also_without_inference(tmp_path, no_gentl, content, named):
+    path = tmp_path / "model.onnx"
+    if content is None:
+        from fixtures_onnx import write_relu_onnx
+
+        write_relu_onnx(path, ["N", 3, 64, 64])
+    else:
+        path.write_bytes(content)
+    check = next(c for c in run_doctor(engine=path, out=tmp_path, infer=False).checks if c.name == "engine")
+    assert check.status == FAIL and str(path) in check.message and named in check.message
+
+
 def test_engine_built_with_another_runtime_version_warns(tmp_path, no_gentl):
     folder = write_engine(tmp_path / "old", version="0.0.1")
     check = next(c for c in run_doctor(engine=folder, out=tmp_path, infer=False).checks if c.name == "engine")

@@ -44,7 +44,8 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 #: How ``open_source`` keywords are spelled where a user gives them (CLI option / run YAML key).
-OPTION_SHOWN_AS = {"camera": "--camera-config / camera_config", "cti": "--cti / source_options.cti"}
+OPTION_SHOWN_AS = {"camera": "--camera-config / camera_config", "cti": "--cti / source_options.cti",
+                   "width": "--width-px / source_options.width"}
 
 
 def open_source(spec: str, *, width: int | None = None, lines_per_frame: int | None = None,

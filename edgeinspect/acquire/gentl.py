@@ -47,7 +47,8 @@ def check_cti(path: Path | str, *, where: str = "") -> Path:
     """
     import ctypes
 
-    path = Path(path).expanduser()
+    # absolute: a bare file name handed to the loader would be looked up on the library path, not here
+    path = Path(path).expanduser().absolute()
     if not path.is_file():
         raise EdgeInspectError(f"GenTL producer {path}{where} not found: give the camera vendor's .cti file "
                                f"(--cti, 'cti:' in the camera YAML or {GENTL_PATH_VAR})")

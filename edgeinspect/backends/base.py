@@ -20,9 +20,10 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,6 +36,36 @@ log = logging.getLogger(__name__)
 #: ``loc`` ``(N,1,H,W)`` (LPC-Net's DLM, LSA-Net's location attention), ``score`` ``(N,)`` float32 in
 #: [0,1] (image-level defect probability, PSIC-Net). Same as ``edgeinspect.export.onnx.OUTPUT_NAMES``.
 OUTPUT_NAMES = ("prob", "loc", "score")
+
+
+def check_model_io(source: Path | str, input_shape: Sequence[Any], output_names: Sequence[str], *,
+                   required: Sequence[str] = ("prob",)) -> tuple[str, ...]:
+    """The engine outputs of a model (those of :data:`OUTPUT_NAMES` it has), or a one-line error.
+
+    An edgeinspect model takes one ``(N,1,H,W)`` gray image and gives ``prob`` (and ``loc`` or
+    ``score``); any other ONNX (a 3-channel classifier, a graph with other output names) is
+    refused here instead of failing inside the runtime at the first batch.
+
+    Args:
+        source: the model file, for the message.
+        input_shape: its one input's dims (ints, or str/None for symbolic ones).
+        output_names: its outputs.
+        required: outputs it must have (``()`` where the caller names the outputs it wants, e.g.
+            the cascade's ``loc``-only DLM graph).
+
+    Raises:
+        EdgeInspectError: not a 4-d input with 1 channel, or a required output missing.
+    """
+    dims = list(input_shape)
+    channels = dims[1] if len(dims) == 4 else None
+    if len(dims) != 4 or (isinstance(channels, int) and channels != 1):
+        raise EdgeInspectError(f"{source}: input shape {dims} is not an (N,1,H,W) gray image: not an edgeinspect "
+                               f"model (export one with `edgeinspect export`)")
+    missing = [name for name in required if name not in output_names]
+    if missing:
+        raise EdgeInspectError(f"{source}: no output '{missing[0]}' (outputs: {', '.join(output_names)}): not an "
+                               f"edgeinspect model (export one with `edgeinspect export`)")
+    return tuple(n for n in OUTPUT_NAMES if n in output_names)
 
 #: ``hint`` values: ``"latency"`` (one request as fast as possible) or ``"throughput"`` (OpenVINO: a batch
 #: of at least one tile per stream is split over the streams, a smaller one runs on a latency model).
@@ -116,6 +147,7 @@ class Engine:
             output_names = manifest.output_names
         self._tile_hw: tuple[int, int] | None = tuple(tile_hw) if tile_hw is not None else None  # type: ignore[assignment]
         self._outputs: tuple[str, ...] = tuple(output_names or ("prob",))
+        self._outputs_named = output_names is not None  # by the manifest or the caller (else: the model's own)
         self._is_open = False
         self._calls = 0
         self._tiles = 0

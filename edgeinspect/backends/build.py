@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeinspect.backends.base import OUTPUT_NAMES
-from edgeinspect.backends.manifest import Manifest, hash_files, utc_now, write_manifest
+from edgeinspect.backends.base import OUTPUT_NAMES, check_model_io
+from edgeinspect.backends.manifest import MANIFEST_NAME, Manifest, hash_files, utc_now, write_manifest
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.export import INPUT_NAME, Encoding, OpForm, Precision
+from edgeinspect.outputs import check_folder_path, make_folder
 
 #: CPU backends this module builds for (TensorRT builds live with the TensorRT backend).
 CPU_BACKENDS = ("openvino", "onnxruntime")
@@ -106,6 +107,7 @@ def _stage_fp32(source: Path, work: Path, progress: Progress) -> dict[str, Any]:
                 f"{source}: plugin-form ONNX (TensorRT plugin nodes) cannot run on CPU backends; "
                 "export with `edgeinspect export CKPT --ops standard`"
             )
+        check_model_io(source, meta["input_shape"], meta["outputs"])
         shutil.copyfile(source, target)
     else:
         export_for_build(source, target, OpForm.STANDARD.value, progress)
@@ -279,11 +281,9 @@ def build_engine(
         raise EdgeInspectError(f"--max-drop must be >= 0 points, got {max_drop}")
     if precision is Precision.FP32 and (calib is not None or gate_data is not None):
         raise EdgeInspectError("--calib/--gate-data only apply to --precision int8")
-    out = Path(out)
-    if out.exists() and not force:
-        raise EdgeInspectError(f"{out}: already exists; pass --force to replace it or choose another --out")
+    out = check_engine_out(Path(out), force=force)
     source_path = resolve_source(source)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -362,6 +362,27 @@ def build_engine(
         progress("filling the OpenVINO compile cache")
         _warm_up(backend, out, model_file, threads, cache=True)
     return BuildResult(out, manifest)
+
+
+def check_engine_out(out: Path, *, force: bool) -> Path:
+    """The ``--out`` of a build, checked before any work (nothing is created).
+
+    ``--force`` replaces an engine folder (one holding a ``manifest.json``) or an empty folder,
+    never anything else: an ``--out`` mistyped onto a dataset must not delete it.
+
+    Raises:
+        EdgeInspectError: ``out`` exists (without ``force``), is not an engine folder (with it),
+            or its parent cannot be a folder.
+    """
+    if out.exists():
+        if not force:
+            raise EdgeInspectError(f"{out}: already exists; pass --force to replace it or choose another --out")
+        engine_folder = out.is_dir() and ((out / MANIFEST_NAME).is_file() or not any(out.iterdir()))
+        if not engine_folder:
+            raise EdgeInspectError(f"{out}: not an engine folder (no {MANIFEST_NAME}): --force replaces only "
+                                   f"engine folders; choose another --out")
+    check_folder_path(out.parent)
+    return out
 
 
 def _place(work: Path, out: Path, *, force: bool) -> None:

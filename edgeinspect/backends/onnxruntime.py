@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeinspect.backends.base import OUTPUT_NAMES, Engine
+from edgeinspect.backends.base import Engine, check_model_io
 from edgeinspect import sysinfo
 from edgeinspect.errors import EdgeInspectError
 
@@ -115,13 +115,13 @@ class OnnxRuntimeEngine(Engine):
         if len(inputs) != 1:
             raise EdgeInspectError(f"{source}: expected one input (N,1,H,W), found {len(inputs)}")
         self._input_name = inputs[0].name
-        if self._tile_hw is None:
-            shape = inputs[0].shape
-            if len(shape) == 4 and all(isinstance(d, int) for d in shape[2:]):
-                self._tile_hw = (int(shape[2]), int(shape[3]))
+        shape = inputs[0].shape
         available = [o.name for o in session.get_outputs()]
-        if self.manifest is None:
-            self._outputs = tuple(n for n in OUTPUT_NAMES if n in available) or (available[0],)
+        engine_outputs = check_model_io(source, shape, available, required=() if self._outputs_named else ("prob",))
+        if self._tile_hw is None and all(isinstance(d, int) for d in shape[2:]):
+            self._tile_hw = (int(shape[2]), int(shape[3]))
+        if not self._outputs_named:
+            self._outputs = engine_outputs
         missing = [n for n in self._outputs if n not in available]
         if missing:
             raise EdgeInspectError(f"{source}: outputs {missing} missing (model has {available}); rebuild the engine")

@@ -47,6 +47,7 @@ import numpy as np
 from edgeinspect.backends.compat import HARDWARE_LEVELS, OPTIONS_KEY, EngineTarget, platform_tag
 from edgeinspect.backends.manifest import PRECISIONS, Manifest, hash_files, utc_now, write_manifest
 from edgeinspect.errors import EdgeInspectError
+from edgeinspect.outputs import make_folder
 
 PLUGIN_CHOICES = ("auto", "on", "off")
 DEFAULT_MAX_BATCH = 8
@@ -558,7 +559,7 @@ def build_tensorrt_engine(
         EdgeInspectError: TensorRT, cuda-bindings, the driver or a GPU missing (one line naming it), a bad
             option, a parse/build failure (TensorRT's message), or the accuracy gate refused the build.
     """
-    from edgeinspect.backends.build import BuildResult, _place, resolve_source
+    from edgeinspect.backends.build import BuildResult, _place, check_engine_out, resolve_source
     from edgeinspect.backends.tensorrt import trt_logger
 
     progress = progress or (lambda message: None)
@@ -573,9 +574,7 @@ def build_tensorrt_engine(
     if precision == "fp32" and gate_data is not None:
         raise EdgeInspectError("--gate-data applies to --precision fp16 or int8 (the gate compares them with FP32)")
     profile_shapes((1, 1), max_batch, opt_batch)   # validates the batch options before any heavy work
-    out = Path(out)
-    if out.exists() and not force:
-        raise EdgeInspectError(f"{out}: already exists; pass --force to replace it or choose another --out")
+    out = check_engine_out(Path(out), force=force)
     trt, device = require_tensorrt_build()
     source_path = resolve_source(source)
     source_form = _source_form(source_path)
@@ -591,7 +590,7 @@ def build_tensorrt_engine(
                           version_compatible=version_compatible)
     progress(f"TensorRT {trt.__version__} on {device.name}: {decision.mode} ({decision.reason})")
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)

@@ -55,6 +55,9 @@ import numpy as np
 
 from edgeinspect.errors import EdgeInspectError
 
+#: Largest target pitch accepted, mm: a square or line pair over a metre is a typo (inf, 1e308 ...).
+MAX_PITCH_MM = 1000.0
+
 #: Highest polynomial degree tried for mm/px(column).
 MAX_DEGREE = 4
 #: A degree is "as good as the best" when its mm/px is within this fraction of the BIC-best fit everywhere.
@@ -390,17 +393,20 @@ def measure_across(images: list[np.ndarray], *, target: Target | str, pitch_mm: 
             not show a regular target (see the module docstring).
     """
     target = Target(target)
-    if not pitch_mm > 0:
-        raise EdgeInspectError(f"target pitch (--square-mm / --pitch-mm) must be > 0 mm, got {pitch_mm}")
+    if not 0 < pitch_mm <= MAX_PITCH_MM:  # NaN fails too
+        raise EdgeInspectError(f"target pitch (--square-mm / --pitch-mm) must be in (0, {MAX_PITCH_MM:g}] mm, "
+                               f"got {pitch_mm}")
     if not images:
         raise EdgeInspectError("no calibration image given")
     width = int(np.asarray(images[0]).shape[-1])
-    parts = []
+    parts, empty = [], []
     for index, image in enumerate(images):
         if np.asarray(image).shape[-1] != width:
             raise EdgeInspectError(f"image {index + 1} is {np.asarray(image).shape[-1]} px wide, image 1 is {width} px: "
                                    f"use images of the same camera setup")
         parts.append(edge_intervals(*find_edges(image, max_profiles=max_profiles), length=width))
+        if parts[-1].u1.size == 0:
+            empty.append(index + 1)
     intervals = merge_intervals(parts)
     family_pitch = 2 * pitch_mm if target is Target.checkerboard else pitch_mm
     if intervals.u1.size < 8:
@@ -421,7 +427,8 @@ def measure_across(images: list[np.ndarray], *, target: Target | str, pitch_mm: 
             f"the target's edges repeat every {spacing_px:.1f} px (< {MIN_PITCH_PX:g}): use a coarser target"
         )
     degree, fit, inliers, degree_rms = fit_pitch(intervals, pitch_mm=family_pitch, width_px=width, max_degree=max_degree)
-    warnings: list[str] = []
+    warnings: list[str] = [f"image {k} of {len(images)} shows no edge of the target: it adds nothing to the fit"
+                           for k in empty]
     half = width / 2.0
     poly = _column_poly(fit.coef, half)
     columns = np.polynomial.polynomial.polyval(np.arange(width, dtype=np.float64), poly)

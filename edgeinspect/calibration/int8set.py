@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeinspect.errors import DataError, EdgeInspectError
+from edgeinspect.outputs import make_folder
 
 DEFAULT_COUNT = 64
 DEFAULT_TILE_HW = (256, 256)
@@ -384,6 +385,7 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
             picked += _spread_pick(by_label[label], quotas[label], rng)
     ordered = _stratified_order(picked)
 
+    make_folder(out.parent, option="--root")
     work = out.with_name(f".{name}.tmp")
     if work.exists():
         shutil.rmtree(work)

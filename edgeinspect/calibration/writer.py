@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeinspect.errors import ConfigError, EdgeInspectError
+from edgeinspect.outputs import make_folder
 
 META_KEY = "meta"
 #: Order of the calibration keys in a written file.
@@ -97,7 +98,7 @@ def write_calibration(path: Path, keys: dict[str, Any], meta: dict[str, Any] | N
     text = render_calibration(keys, meta, header=header)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         tmp.write_text(text, encoding="utf-8")
     except OSError as error:
         raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None

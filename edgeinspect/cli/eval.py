@@ -143,7 +143,10 @@ def _with_progress(pairs: Iterator, total: int) -> Iterator:
     from rich.console import Console
     from rich.progress import track
 
-    yield from track(pairs, total=total, description="scoring", console=Console(stderr=True), transient=True)
+    console = Console(stderr=True)
+    # drawn on a terminal only: into a pipe or a file rich prints the bar's final state, a stray line
+    yield from track(pairs, total=total, description="scoring", console=console, transient=True,
+                     disable=not console.is_terminal)
 
 
 def _print_report(report: EvalReport, *, title: str, skipped: list[str]) -> None:

@@ -26,9 +26,12 @@ def export(
     from edgeinspect.backends.build import resolve_source
     from edgeinspect.errors import EdgeInspectError
 
+    from edgeinspect.outputs import prepare_output_file
+
     source = resolve_source(checkpoint)
     if source.suffix.lower() == ".onnx":
         raise EdgeInspectError(f"{source}: already ONNX; export takes a checkpoint (.pt) or 'default'")
+    prepare_output_file(out)
     console = Console(stderr=True)
     with console.status(f"exporting {source.name} ({ops.value} ops)"):
         from edgeinspect.export.metadata import read_metadata

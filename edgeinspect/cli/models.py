@@ -7,6 +7,9 @@ import typer
 
 from edgeinspect.cli.app import app
 
+#: Largest tile counted: 4096² is a whole line-scan frame width, and its activations already take GBs.
+MAX_TILE_PX = 4096
+
 
 @app.command()
 def models(
@@ -24,17 +27,23 @@ def models(
     from edgeinspect.models import DEFAULT_MODEL, list_models
     from edgeinspect.models.complexity import model_complexity
 
+    from edgeinspect.errors import EdgeInspectError
+
     names = list_models(pattern)
     if not names:
-        from edgeinspect.errors import EdgeInspectError
-
         raise EdgeInspectError(f"no model matches {pattern!r}: choose from {', '.join(list_models())}")
+    if not (16 <= tile_px <= MAX_TILE_PX and tile_px % 16 == 0):
+        raise EdgeInspectError(f"--tile-px must be a multiple of 16 in [16, {MAX_TILE_PX}], got {tile_px}")
     rows = []
-    with Progress(transient=True, console=Console(stderr=True)) as progress:
+    console = Console(stderr=True)
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("counting", total=len(names))
         for name in names:
             progress.update(task, description=f"counting {name}")
-            stages = model_complexity(name, (tile_px, tile_px))
+            try:
+                stages = model_complexity(name, (tile_px, tile_px))
+            except EdgeInspectError as error:  # the network's own size rule, e.g. a minimum
+                raise EdgeInspectError(f"--tile-px {tile_px} for {name}: {error}") from None
             rows.append(
                 {
                     "name": name,

@@ -34,7 +34,8 @@ def compile_(
 
     archs = arch or list(ptx.DEFAULT_ARCHS)
     total = len(ptx.OPS) * len(ptx.DTYPES) * len({ptx.parse_arch(a) for a in archs})
-    with Progress(transient=True) as progress:
+    console = Console(stderr=True)
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("NVRTC", total=total)
         meta_path = ptx.compile_kernels(out, archs, progress=lambda label: progress.update(task, advance=1,
                                                                                            description=label))

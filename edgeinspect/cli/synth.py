@@ -71,7 +71,7 @@ def synth(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console) as bar:
+                      console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task("synth", total=count)
             write_synth_dataset(out, progress=lambda done, total: bar.update(task, completed=done), **options)
     else:

@@ -120,6 +120,7 @@ def _progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
         console=console,
+        disable=not console.is_terminal,  # into a pipe or a file: the epoch lines only, no stray bar line
     )
 
 
@@ -232,7 +233,8 @@ def print_checkpoint_eval(
     from edgeinspect.train.evaluate import evaluate_checkpoint
 
     skipped = [0]
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("scoring", total=None)
 
         def start(images: int, n_skipped: int) -> None:

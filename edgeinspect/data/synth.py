@@ -47,6 +47,7 @@ from numpy.lib.stride_tricks import as_strided
 from edgeinspect.data.synth_defects import DEFECT_BUILDERS, MAX_DEFECT_PX, DefectPatch, largest_component
 from edgeinspect.data.synth_textures import SHADING_LINES, STRUCTURE_LINES, build_texture, periodic_noise
 from edgeinspect.errors import DataError, EdgeInspectError
+from edgeinspect.outputs import check_folder_path
 
 __all__ = [
     "TEXTURES", "DEFECT_KINDS", "DEFAULT_DEFECTS_PER_MPX", "BLOCK_LINES", "MAX_DEFECT_LINES",
@@ -541,8 +542,7 @@ def _image_records(web: SyntheticWeb, strip: WebStrip, name: str) -> list[dict]:
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
     """Create out/images and out/masks; refuse (or clear, with overwrite) an earlier dataset."""
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: exists and is not a folder: choose another output folder")
+    check_folder_path(out, option="output folder")
     ours = [out / "defects.jsonl", out / "synth.json"]
     old = [p for p in ours if p.exists()] + [p for sub in ("images", "masks") if (out / sub).is_dir()
                                              for p in (out / sub).iterdir()]

@@ -39,7 +39,8 @@ def read_metadata(path: Path) -> dict[str, Any]:
     """The edgeinspect metadata of an ONNX file.
 
     Returns:
-        ``{"arch": str, "kwargs": dict, "tile_hw": (H, W), "op_form": str, "outputs": tuple, "version": str}``;
+        ``{"arch": str, "kwargs": dict, "tile_hw": (H, W), "op_form": str, "outputs": tuple, "version": str,
+        "input_shape": [int | str | None, ...]}`` (a dim is an int, or its symbolic name or None);
         keys an ONNX made elsewhere lacks are absent.
 
     Raises:
@@ -67,8 +68,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
         meta["outputs"] = tuple(raw["outputs"].split(","))
     meta["opset"] = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     meta["custom_domains"] = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
+    shape = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+    meta["input_shape"] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape]
     if "tile_hw" not in meta:
-        shape = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
         if len(shape) == 4 and shape[2].HasField("dim_value") and shape[3].HasField("dim_value"):
             meta["tile_hw"] = (shape[2].dim_value, shape[3].dim_value)
     if "outputs" not in meta:

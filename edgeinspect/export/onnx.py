@@ -105,7 +105,7 @@ def export_onnx(
         path: the ``.onnx`` file to write (parents created).
         op_form: ``"standard"`` or ``"plugin"``.
         tile_hw: input ``(H, W)``; default the model's ``default_cfg["input_size"]``.
-        opset: default-domain opset (>= 17).
+        opset: default-domain opset (17 to the newest the installed ``onnx`` knows).
         network: ``{"arch", "kwargs"}`` stored in the metadata; default from ``model.arch``/``init_kwargs``.
 
     Returns:
@@ -124,8 +124,10 @@ def export_onnx(
         op_form = OpForm(op_form)
     except ValueError:
         raise EdgeInspectError(f"op form must be one of {', '.join(f.value for f in OpForm)}, got {op_form!r}") from None
-    if opset < 17:
-        raise EdgeInspectError(f"opset must be >= 17, got {opset}")
+    newest = onnx.defs.onnx_opset_version()
+    if not 17 <= opset <= newest:  # beyond `newest` torch's exporter falls back to its own opset
+        raise EdgeInspectError(f"opset must be in [17, {newest}] (the installed onnx {onnx.__version__} "
+                               f"knows opsets up to {newest}), got {opset}")
     path = Path(path)
     model = model.eval()
     tile_hw = _tile_hw(model, tile_hw)

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +95,13 @@ def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise EdgeInspectError(f"{path}: checkpoint not found: pass the .pt file written by 'edgeinspect train'")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise EdgeInspectError(f"{path}: not a readable edgeinspect checkpoint ({first[:200]})") from None
+    except Exception as error:  # arbitrary bytes make the unpickler raise anything (KeyError, struct.error, ...)
+        if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+            reason = "a pickle holding more than tensors and plain values"  # torch's advice to unpickle it is not ours
+        else:
+            lines = str(error).strip().splitlines()
+            reason = f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+        raise EdgeInspectError(f"{path}: not a readable edgeinspect checkpoint ({reason})") from None
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in _REQUIRED):
         missing = [k for k in _REQUIRED if not isinstance(checkpoint, dict) or k not in checkpoint]
         raise EdgeInspectError(f"{path}: not an edgeinspect checkpoint (missing {', '.join(missing)})")

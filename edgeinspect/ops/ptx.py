@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeinspect.errors import EdgeInspectError
+from edgeinspect.outputs import make_folder
 
 OPS = ("strip_projection", "pixel_confidence")
 DTYPES = ("fp32", "fp16")
@@ -405,7 +406,7 @@ def compile_kernels(out_dir: Path, archs: Iterable[str | int], *, ops: Sequence[
     include_dirs = cuda_include_dirs()[:1]
     if not include_dirs:
         raise EdgeInspectError(f"cuda_fp16.h not found: {_INSTALL_HINT} or set CUDA_HOME")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     files, isas = [], set()
     for op in ops:
         for variant in kernel_variants(op):

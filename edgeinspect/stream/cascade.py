@@ -70,6 +70,16 @@ def extract_dlm(onnx_path: Path, out_path: Path) -> Path:
     return out_path
 
 
+def load_dlm(dlm_file: Path, *, threads: int | None = None) -> Any:
+    """The DLM sub-graph as an ONNX Runtime engine (not opened) whose one output is ``loc``.
+
+    Not :func:`edgeinspect.backends.load`: that wants a whole edgeinspect model (a ``prob`` output).
+    """
+    from edgeinspect import backends
+
+    return backends.engine_class("onnxruntime")(dlm_file, None, threads=threads, output_names=("loc",))
+
+
 class CascadeEngine:
     """An engine that runs the full network only on tiles the DLM flags.
 
@@ -128,14 +138,12 @@ class CascadeEngine:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def open(self) -> CascadeEngine:
-        from edgeinspect import backends
-
         self.engine.open()
         if "loc" not in self.engine.outputs:
             raise EdgeInspectError(f"{self.engine.path}: engine outputs {', '.join(self.engine.outputs)} have no 'loc'; the cascade needs a network with a DLM (LPC-Net)")
         self._tmp = tempfile.TemporaryDirectory(prefix="edgeinspect-dlm-")
         dlm_file = extract_dlm(engine_onnx_file(self.engine), Path(self._tmp.name) / "dlm.onnx")
-        self._dlm = backends.load(dlm_file, threads=self.threads).open()  # outputs ("loc",)
+        self._dlm = load_dlm(dlm_file, threads=self.threads).open()
         return self
 
     def close(self) -> None:

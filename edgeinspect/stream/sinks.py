@@ -31,20 +31,13 @@ import cv2
 import numpy as np
 
 from edgeinspect.errors import EdgeInspectError
+from edgeinspect.outputs import make_folder
 from edgeinspect.stream.records import (
     DEFECT_CSV_COLUMNS, Blob, Defect, RunSummary, TruthDefect, defect_csv_row,
 )
 
 #: Overlay contour colour (BGR): red.
 CONTOUR_BGR = (0, 0, 255)
-
-
-def _mkdir(path: Path) -> Path:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise EdgeInspectError(f"{path}: cannot create output folder ({error.strerror or error}); choose another --out") from None
-    return path
 
 
 #: PNG encoding of the overlays: zlib level 1 and the row filter "up" (each row minus the one above)
@@ -159,10 +152,10 @@ class DefectSinks:
 
     def __init__(self, out_dir: Path, *, overlays: bool = True, overlay_backlog: int = OVERLAY_BACKLOG,
                  wait_for_overlays: bool = False) -> None:
-        self.out_dir = _mkdir(Path(out_dir))
+        self.out_dir = make_folder(Path(out_dir))
         self.jsonl_path = self.out_dir / "defects.jsonl"
         self.csv_path = self.out_dir / "defects.csv"
-        self.overlay_dir = _mkdir(self.out_dir / "overlays") if overlays else None
+        self.overlay_dir = make_folder(self.out_dir / "overlays") if overlays else None
         self._jsonl = open(self.jsonl_path, "w", encoding="utf-8")
         self._csv_file = open(self.csv_path, "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._csv_file)
@@ -267,7 +260,7 @@ class MaskWriter:
     def __init__(self, folder: Path, every_lines: int) -> None:
         if every_lines <= 0:
             raise ValueError(f"every_lines must be > 0, got {every_lines}")
-        self.folder = _mkdir(Path(folder))
+        self.folder = make_folder(Path(folder))
         self.every_lines = int(every_lines)
         self._first: int | None = None
         self._parts: list[np.ndarray] = []

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from edgeinspect.errors import ConfigError, DataError, EdgeInspectError
+from edgeinspect.outputs import make_folder
 from edgeinspect.train.curves import MetricsLog, plot_curves
 from edgeinspect.train.data import SegmentationSet, make_loader, subset_indices
 from edgeinspect.train.evaluate import _SPLIT_OFFSET, evaluate_model, model_input_hw
@@ -421,10 +422,11 @@ def train(
     if resume and not files.last.is_file():
         raise ConfigError(f"{files.last}: nothing to resume (no last.pt): drop --resume to start this run")
     if not Path(data_root).is_dir():
-        raise DataError(f"{data_root}: dataset folder not found (--data)")
+        what = "is a file, not a dataset folder" if Path(data_root).exists() else "dataset folder not found"
+        raise DataError(f"{data_root}: {what} (--data)")
     if not resume and files.last.exists():
         raise ConfigError(f"{files.root}: already holds a run (last.pt): pass --resume to continue it or choose a new --out")
-    files.root.mkdir(parents=True, exist_ok=True)
+    make_folder(files.root)
     logger, handler = _logger(files.log, append=resume)
     try:
         return _train(recipe, Path(data_root), files, format, resume, skip_bad, events, logger, max_minutes)

@@ -73,6 +73,9 @@ def test_bad_specs_and_options_are_one_line_errors():
         open_source("sim", camera=CameraConfig())
     with pytest.raises(EdgeInspectError, match="option 'texture' does not apply"):
         open_source("genicam", texture="carbon")
+    with pytest.raises(EdgeInspectError, match=r"option '--width-px / source_options\.width' does not apply to "
+                                               r"frame source 'replay:images'"):
+        open_source("replay:images", width=128)  # a replay's width is its images'
 
 
 def test_acquire_imports_and_streams_without_torch():

@@ -129,6 +129,19 @@ def test_genicam_model_shared_by_two_cameras_is_ambiguous(tlsimu):
         open_source("genicam:TLSimuMono", cti=tlsimu)
 
 
+@pytest.mark.parametrize("given", ["TLSimu.cti", "./TLSimu.cti", "gentl-path-variable ."])
+def test_genicam_cti_given_relative_to_the_working_folder_loads(tlsimu, monkeypatch, given):
+    """A bare file name must not go to the dynamic loader's search path (it does not look in '.')."""
+    monkeypatch.chdir(tlsimu.parent)
+    if given.startswith("gentl-path-variable"):
+        monkeypatch.setenv("GENICAM_GENTL64_PATH", ".")
+        cti = None
+    else:
+        cti = given
+    with open_source(f"genicam:{MONO}", cti=cti, camera=SMALL, max_frames=1) as camera:
+        assert camera.cti_paths == [tlsimu] and len(list(camera)) == 1
+
+
 def test_genicam_missing_cti_names_the_path(tmp_path):
     missing = tmp_path / "vendor" / "gentl.cti"
     with pytest.raises(EdgeInspectError, match=f"GenTL producer {missing} not found"):

@@ -153,6 +153,8 @@ def test_cli_camera_writes_the_file_and_prints_the_figures(tmp_path, board_png):
     (["--square-mm", "5", "--encoder-pitch-mm", "0.1", "--web-speed-mm-s", "10", "--line-rate-hz", "100"],
      "one way"),
     (["--square-mm", "5", "--roller-diameter-mm", "80"], "--pulses-per-rev"),
+    (["--square-mm", "inf", "--encoder-pitch-mm", "0.25"], "must be in (0, 1000] mm, got inf"),
+    (["--square-mm", "1e308", "--encoder-pitch-mm", "0.25"], "must be in (0, 1000] mm, got 1e+308"),
 ])
 def test_cli_bad_options_are_one_line_errors(tmp_path, capsys, board_png, argv, named):
     with pytest.raises(SystemExit) as exit_info:
@@ -160,4 +162,5 @@ def test_cli_bad_options_are_one_line_errors(tmp_path, capsys, board_png, argv, 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and named in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.yaml").exists()

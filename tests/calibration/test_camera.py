@@ -99,6 +99,14 @@ def test_images_of_different_widths_are_refused(flat_board):
         measure_across([flat_board, flat_board[:, :512]], target="checkerboard", pitch_mm=SQUARE_MM)
 
 
+def test_an_image_without_the_target_is_named_in_a_warning_and_changes_nothing(flat_board):
+    alone = measure_across([flat_board], target="checkerboard", pitch_mm=SQUARE_MM)
+    blank = np.full_like(flat_board, 128)
+    fit = measure_across([flat_board, blank], target="checkerboard", pitch_mm=SQUARE_MM)
+    assert fit.warnings == ("image 2 of 2 shows no edge of the target: it adds nothing to the fit",)
+    np.testing.assert_allclose(fit.poly, alone.poly)
+
+
 def test_narrow_target_warns_about_extrapolation(flat_camera):
     image = render(checkerboard(SQUARE_MM), flat_camera, lines=120, seed=5)
     image[:, :400] = 128

@@ -61,6 +61,26 @@ def test_garbage_file_names_it(tmp_path) -> None:
         load_checkpoint(bad)
 
 
+@pytest.mark.parametrize("content, reason", [
+    (b"hello\n", r"KeyError: 101"),  # the weights-only unpickler raises what the bytes make it raise
+    (b"", r"EOFError"),
+])
+def test_any_bytes_are_a_one_line_error_not_a_traceback(tmp_path, content, reason) -> None:
+    path = tmp_path / "odd.pt"
+    path.write_bytes(content)
+    with pytest.raises(EdgeInspectError, match=f"odd.pt: not a readable edgeinspect checkpoint \\({reason}"):
+        read_checkpoint(path)
+
+
+def test_a_pickle_of_objects_is_refused_without_torchs_advice(tmp_path) -> None:
+    path = tmp_path / "objects.pt"
+    torch.save({"arch": "x", "loader": open}, path)
+    with pytest.raises(EdgeInspectError) as info:
+        read_checkpoint(path)
+    assert str(info.value) == (f"{path}: not a readable edgeinspect checkpoint "
+                               "(a pickle holding more than tensors and plain values)")
+
+
 def test_foreign_dict_and_unknown_arch_name_the_file(tmp_path) -> None:
     foreign = tmp_path / "foreign.pt"
     torch.save({"model": {}}, foreign)

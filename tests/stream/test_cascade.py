@@ -13,7 +13,7 @@ from edgeinspect.assets import default_engine
 from edgeinspect.config import ConfigError, load_run_config
 from edgeinspect.data.synth import SyntheticWeb
 from edgeinspect.errors import EdgeInspectError
-from edgeinspect.stream.cascade import CascadeEngine, engine_onnx_file, extract_dlm
+from edgeinspect.stream.cascade import CascadeEngine, engine_onnx_file, extract_dlm, load_dlm
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def web_tiles() -> np.ndarray:
 
 def test_dlm_subgraph_gives_the_full_networks_loc(tmp_path, web_tiles):
     dlm_file = extract_dlm(default_engine(), tmp_path / "dlm.onnx")
-    with backends.load(dlm_file, threads=1) as dlm, backends.load(default_engine(), threads=1) as full:
+    with load_dlm(dlm_file, threads=1) as dlm, backends.load(default_engine(), threads=1) as full:
         assert dlm.outputs == ("loc",)
         np.testing.assert_allclose(dlm.infer(web_tiles)["loc"], full.infer(web_tiles)["loc"], atol=1e-5)
 

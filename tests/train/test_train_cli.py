@@ -66,4 +66,16 @@ def test_bad_options_are_one_line_errors_with_exit_code_2(tmp_path: Path, args: 
     )
     assert run.returncode == 2, run.stderr
     assert message in " ".join(run.stderr.split())
+    assert len(run.stderr.strip().splitlines()) == 1 and run.stderr.startswith("error: "), run.stderr  # no blank line first
     assert "Traceback" not in run.stderr
+
+
+def test_a_file_given_as_data_is_named_as_a_file(tmp_path: Path):
+    (tmp_path / "defects.jsonl").write_text("{}\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "edgeinspect", "train", "--data", str(tmp_path / "defects.jsonl"), "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {tmp_path / 'defects.jsonl'}: is a file, not a dataset folder (--data)"
+    assert not (tmp_path / "r").exists()
