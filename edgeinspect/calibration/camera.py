@@ -46,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -375,7 +376,8 @@ def fit_pitch(intervals: Intervals, *, pitch_mm: float, width_px: int, max_degre
 
 
 def measure_across(images: list[np.ndarray], *, target: Target | str, pitch_mm: float,
-                   max_degree: int = MAX_DEGREE, max_profiles: int = 256) -> AcrossFit:
+                   max_degree: int = MAX_DEGREE, max_profiles: int = 256,
+                   names: Sequence[str] | None = None) -> AcrossFit:
     """mm per pixel across the web from one or more images of a target.
 
     Args:
@@ -384,6 +386,7 @@ def measure_across(images: list[np.ndarray], *, target: Target | str, pitch_mm: 
         pitch_mm: the target's known pitch, mm.
         max_degree: highest polynomial degree tried.
         max_profiles: rows sampled per image.
+        names: the images' files, for messages (default ``image K of N``).
 
     Returns:
         The :class:`AcrossFit`.
@@ -427,8 +430,8 @@ def measure_across(images: list[np.ndarray], *, target: Target | str, pitch_mm: 
             f"the target's edges repeat every {spacing_px:.1f} px (< {MIN_PITCH_PX:g}): use a coarser target"
         )
     degree, fit, inliers, degree_rms = fit_pitch(intervals, pitch_mm=family_pitch, width_px=width, max_degree=max_degree)
-    warnings: list[str] = [f"image {k} of {len(images)} shows no edge of the target: it adds nothing to the fit"
-                           for k in empty]
+    warnings: list[str] = [f"{names[k - 1] if names else f'image {k} of {len(images)}'} shows no edge of the "
+                           f"target: it adds nothing to the fit" for k in empty]
     half = width / 2.0
     poly = _column_poly(fit.coef, half)
     columns = np.polynomial.polynomial.polyval(np.arange(width, dtype=np.float64), poly)
@@ -557,7 +560,10 @@ def calibrate_camera(images: list[Path], *, target: Target | str, pitch_mm: floa
     target = Target(target)
     paths = [Path(p) for p in images]
     arrays = [read_image(p) for p in paths]
-    across = measure_across(arrays, target=target, pitch_mm=pitch_mm, max_degree=max_degree)
+    for path, array in zip(paths, arrays):
+        as_gray(array, where=str(path))  # a size too small is named by its file, not "image"
+    across = measure_across(arrays, target=target, pitch_mm=pitch_mm, max_degree=max_degree,
+                            names=[str(p) for p in paths])
     warnings = list(across.warnings)
     along_target = measure_along(arrays, square_mm=pitch_mm) if target is Target.checkerboard else None
     mismatch = None

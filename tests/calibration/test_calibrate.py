@@ -164,3 +164,20 @@ def test_cli_bad_options_are_one_line_errors(tmp_path, capsys, board_png, argv, 
     assert err.startswith("error: ") and named in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_cli_names_the_file_that_shows_no_target_and_the_one_too_small(tmp_path, capsys, board_png):
+    flat = tmp_path / "flat.png"
+    cv2.imwrite(str(flat), np.full(cv2.imread(str(board_png), cv2.IMREAD_GRAYSCALE).shape, 128, np.uint8))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calib", "camera", str(board_png), str(flat), "--out", str(tmp_path / "two.yaml"),
+              "--square-mm", str(SQUARE_MM), "--encoder-pitch-mm", "0.25"])
+    assert exit_info.value.code == 0
+    assert f"{flat} shows no edge of the target: it adds nothing to the fit" in " ".join(capsys.readouterr().out.split())
+    tiny = tmp_path / "tiny.png"
+    cv2.imwrite(str(tiny), np.zeros((2, 2), np.uint8))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calib", "camera", str(tiny), "--out", str(tmp_path / "t.yaml"), "--square-mm", "5",
+              "--encoder-pitch-mm", "0.25"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f"error: {tiny}: image 2×2 px is too small for a calibration"

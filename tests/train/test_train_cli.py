@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,20 @@ def test_a_file_given_as_data_is_named_as_a_file(tmp_path: Path):
     assert run.returncode == 2
     assert run.stderr.strip() == f"error: {tmp_path / 'defects.jsonl'}: is a file, not a dataset folder (--data)"
     assert not (tmp_path / "r").exists()
+
+
+def test_a_damaged_image_fails_before_the_first_epoch_and_leaves_no_checkpoint(square_pairs: Path, tmp_path: Path):
+    data = tmp_path / "ds"
+    shutil.copytree(square_pairs, data)
+    damaged = sorted((data / "images").iterdir())[-1]  # whatever split it falls in (val/test failed after an epoch)
+    damaged.write_text("not an image\n")
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "edgeinspect", "train", "--data", str(data), "--out", str(out), "--size", "64x64",
+            "--epochs-dlm", "1", "--epochs-seg", "1", "--batch", "4", "--workers", "0"]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.strip() == f"error: {damaged}: cannot decode image file (not an image, truncated or unsupported format)"
+    assert not (out / "last.pt").exists() and not (out / "best.pt").exists()
+    run = subprocess.run([*argv, "--skip-bad"], capture_output=True, text=True, timeout=300)  # the same --out again
+    assert run.returncode == 0, run.stderr
+    assert (out / "best.pt").is_file()
