@@ -53,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,6 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """
     import yaml
 
-    from edgeinspect.yamlio import load_yaml
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -91,7 +90,7 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a text (UTF-8) file, byte {error.start} cannot be decoded: "
                           f"is this the {what} file?") from None
     try:
-        data = load_yaml(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -101,6 +100,21 @@ def load_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a {what} file must be a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+# A decimal with an exponent that YAML 1.1 (PyYAML) leaves as text: no dot (1e-4) or no exponent sign (1.0e5).
+_EXPONENT_FLOAT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
+
+
+def number_from_text(value: Any) -> Any:
+    """``value`` as a float when it is text PyYAML left unparsed but YAML 1.2 reads as a number
+    (``"1e-4"``, ``"5E3"``, ``"1.0e5"``); anything else unchanged.
+
+    Only number keys go through here: text keys (a camera serial ``1E5``, a name ``3e1``) stay text.
+    """
+    if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def check_keys(data: dict[str, Any], path: Path, *, known: tuple[str, ...] | list[str],
@@ -133,7 +147,7 @@ def get_number(data: dict[str, Any], key: str, path: Path, *, minimum: float | N
     """
     if key not in data or data[key] is None:
         return default
-    value = data[key]
+    value = number_from_text(data[key])
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{path}: key '{key}' must be {kind}, got {value!r}")

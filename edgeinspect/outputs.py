@@ -43,7 +43,11 @@ def check_folder_path(path: Path | str, *, option: str = "--out") -> Path:
         EdgeInspectError: naming the file in the way.
     """
     path = Path(path)
-    in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    try:
+        in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    except OSError as error:  # a parent folder that cannot be entered (permissions)
+        raise EdgeInspectError(f"{path}: cannot create folder ({error.strerror or error}); "
+                               f"choose another {option}") from None
     if in_the_way is not None:
         raise EdgeInspectError(f"{in_the_way}: exists and is not a folder; choose another {option}")
     return path
@@ -55,7 +59,7 @@ def prepare_output_file(path: Path | str, *, option: str = "--out") -> Path:
     Raises:
         EdgeInspectError: ``path`` is a folder, or its folder cannot be created (see :func:`make_folder`).
     """
-    path = Path(path)
+    path = check_folder_path(path.parent, option=option) / path.name  # OSError-safe first
     if path.is_dir():
         raise EdgeInspectError(f"{path}: is a folder; give {option} a file name")
     make_folder(path.parent, option=option)

@@ -62,8 +62,9 @@ def _one_line_exit_2(argv, capsys) -> str:
 def test_an_output_below_a_regular_file_is_one_line_naming_it(command, blocker, tmp_path, capsys):
     data = tmp_path / "data"
     main_args = ["synth", data, "--count", "2", "--size", "32x32", "--defects-per-mpx", "2000"]
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as made:
         main([str(a) for a in main_args])
+    assert made.value.code == 0
     capsys.readouterr()
     err = _one_line_exit_2(command(blocker, data), capsys)
     assert f"{blocker}: exists and is not a folder; choose another " in err
@@ -79,7 +80,20 @@ def test_build_force_does_not_replace_a_folder_that_is_not_an_engine(tmp_path, c
     dataset = tmp_path / "dataset"
     (dataset / "images").mkdir(parents=True)
     (dataset / "images" / "000000.png").write_bytes(b"keep me")
-    err = _one_line_exit_2(["build", "default", "--backend", "onnxruntime", "--out", dataset, "--force"], capsys)
-    assert err == (f"error: {dataset}: not an engine folder (no manifest.json): --force replaces only engine "
-                   "folders; choose another --out")
+    for force in (["--force"], []):  # without --force too: no hint to pass it
+        err = _one_line_exit_2(["build", "default", "--backend", "onnxruntime", "--out", dataset, *force], capsys)
+        assert err == (f"error: {dataset}: not an engine folder (no manifest.json): --force replaces only engine "
+                       "folders; choose another --out")
     assert (dataset / "images" / "000000.png").read_bytes() == b"keep me"
+
+
+def test_a_parent_that_cannot_be_entered_is_one_line(tmp_path, monkeypatch):
+    """As a user without permission on a parent folder sees it (faked: these tests run as root)."""
+    import pathlib
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "exists", refuse)
+    with pytest.raises(EdgeInspectError, match=r"out: cannot create folder \(Permission denied\); choose another --out$"):
+        make_folder(tmp_path / "locked" / "out")

@@ -1,7 +1,8 @@
 """A command line the parser refuses is one line, ``error: <command>: <what>``, naming the option, exit 2.
 
-Through ``edgeinspect.cli.main`` (what the console script runs) and through the installed console
-script itself, so the rich box click/typer would draw in standalone mode cannot come back unseen.
+Through ``edgeinspect.cli.main`` in-process and through ``python -m edgeinspect`` (the same ``main``
+the console script calls) in a process of its own, so the rich box click/typer would draw in
+standalone mode cannot come back unseen.
 """
 
 from __future__ import annotations

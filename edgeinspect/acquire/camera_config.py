@@ -31,10 +31,12 @@ Example ``line3.yaml``::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from edgeinspect.config import number_from_text
 from edgeinspect.errors import ConfigError
 
 #: Significant bits of each monochrome PFNC pixel format edgeinspect accepts.
@@ -99,11 +101,9 @@ def load_camera_config(path: Path | str) -> CameraConfig:
     """
     import yaml
 
-    from edgeinspect.yamlio import load_yaml
-
     path = Path(path)
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: camera config not found") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -149,11 +149,11 @@ def camera_config_from_mapping(data: Mapping[str, Any], *, source: Path | str = 
         return value
 
     def positive_float(key: str) -> float | None:
-        value = data.get(key)
+        value = number_from_text(data.get(key))  # 2e3 as PyYAML leaves it: text
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise bad(key, "a number > 0")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise bad(key, "a finite number > 0")
         return float(value)
 
     values: dict[str, Any] = {"path": Path(source) if not where.startswith("<") else None}

@@ -375,9 +375,9 @@ def check_engine_out(out: Path, *, force: bool) -> Path:
             or its parent cannot be a folder.
     """
     if out.exists():
-        if not force:
-            raise EdgeInspectError(f"{out}: already exists; pass --force to replace it or choose another --out")
         engine_folder = out.is_dir() and ((out / MANIFEST_NAME).is_file() or not any(out.iterdir()))
+        if engine_folder and not force:
+            raise EdgeInspectError(f"{out}: already exists; pass --force to replace it or choose another --out")
         if not engine_folder:
             raise EdgeInspectError(f"{out}: not an engine folder (no {MANIFEST_NAME}): --force replaces only "
                                    f"engine folders; choose another --out")

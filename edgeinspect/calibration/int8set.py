@@ -137,11 +137,9 @@ def verify_int8_set(list_path: Path) -> str:
     """
     import yaml
 
-    from edgeinspect.yamlio import load_yaml
-
     list_path = Path(list_path)
     try:
-        data = load_yaml(list_path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(list_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise EdgeInspectError(f"{list_path}: cannot read INT8 set list ({error})") from None
     files = set_files(data.get("samples") or [])

@@ -206,12 +206,10 @@ def _spread(items: list, count: int) -> list:
 def _yaml_calibration(path: Path, tile_hw, count: int, held_out: int, *, hold_step: int = 2) -> CalibrationSet:
     import yaml
 
-    from edgeinspect.yamlio import load_yaml
-
     from edgeinspect.data.imageio import read_image, read_mask
 
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise EdgeInspectError(f"{path}: cannot read calibration list ({error})") from None
     entries = data.get("samples") if isinstance(data, dict) else data

@@ -95,6 +95,8 @@ def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise EdgeInspectError(f"{path}: checkpoint not found: pass the .pt file written by 'edgeinspect train'")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
     except Exception as error:  # arbitrary bytes make the unpickler raise anything (KeyError, struct.error, ...)
         if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
             reason = "a pickle holding more than tensors and plain values"  # torch's advice to unpickle it is not ours

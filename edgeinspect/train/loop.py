@@ -366,9 +366,10 @@ class _Run:
 def _split_sets(recipe: Recipe, data_root: Path, format: str, skip_bad: bool):
     from edgeinspect.data.datasets import open_dataset
 
-    # every sample decoded once now: a damaged file fails (or is skipped) before the first epoch,
-    # not in the validation after it with a run half written
-    dataset = open_dataset(Path(data_root), format, skip_bad=skip_bad, verify=True)
+    # every sample decoded once now: a damaged file fails before the first epoch, not in the
+    # validation after it with a run half written. Not with skip_bad: dropping samples before the
+    # split would give other splits than `eval --checkpoint` makes of the same folder.
+    dataset = open_dataset(Path(data_root), format, skip_bad=skip_bad, verify=not skip_bad)
     ratios = tuple(float(v) for v in recipe.data.split)
     parts = {}
     for name in ("train", "val", "test"):

@@ -40,7 +40,6 @@ from edgeinspect.train.families import (
     family_of,
     trainable_models,
 )
-from edgeinspect.yamlio import load_yaml
 
 #: LPC-Net's section classes under their historical names.
 ScheduleCfg = LPCNetSchedule
@@ -422,7 +421,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if not path.is_file():
         raise ConfigError(f"{path}: recipe file not found: check the path given to --recipe")
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"{path}: not valid YAML ({first}): fix the file") from None
@@ -460,7 +459,7 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any], source: str = 
         value = raw
         if isinstance(raw, str):
             try:
-                value = load_yaml(raw) if raw != "" else ""
+                value = yaml.safe_load(raw) if raw != "" else ""
             except yaml.YAMLError:
                 value = raw
         parts = key.split(".")

@@ -87,7 +87,7 @@ def test_trigger_forms(tmp_path, text, expected):
     ("width: -4\n", "key 'width' must be an integer >= 1, got -4"),
     ("width: 4096.5\n", "key 'width' must be an integer >= 1"),
     ("pixel_format: RGB8\n", "key 'pixel_format' must be one of Mono8, Mono10"),
-    ("line_rate_hz: 0\n", "key 'line_rate_hz' must be a number > 0"),
+    ("line_rate_hz: 0\n", "key 'line_rate_hz' must be a finite number > 0"),
     ("reverse_x: 1\n", "key 'reverse_x' must be true or false"),
     ("trigger: {mode: Maybe}\n", "key 'trigger.mode' must be \"On\" or \"Off\""),
     ("trigger: {sauce: Line1}\n", "unknown key 'trigger.sauce'"),

@@ -62,7 +62,7 @@ def test_garbage_file_names_it(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"hello\n", r"KeyError: 101"),  # the weights-only unpickler raises what the bytes make it raise
+    (b"hello\n", r"KeyError"),  # the weights-only unpickler raises what the bytes make it raise
     (b"", r"EOFError"),
 ])
 def test_any_bytes_are_a_one_line_error_not_a_traceback(tmp_path, content, reason) -> None:
