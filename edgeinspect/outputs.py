@@ -59,7 +59,8 @@ def prepare_output_file(path: Path | str, *, option: str = "--out") -> Path:
     Raises:
         EdgeInspectError: ``path`` is a folder, or its folder cannot be created (see :func:`make_folder`).
     """
-    path = check_folder_path(path.parent, option=option) / path.name  # OSError-safe first
+    path = Path(path)
+    check_folder_path(path.parent, option=option)  # a file in the way, or a parent that cannot be entered
     if path.is_dir():
         raise EdgeInspectError(f"{path}: is a folder; give {option} a file name")
     make_folder(path.parent, option=option)

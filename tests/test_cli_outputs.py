@@ -38,7 +38,7 @@ def test_make_folder_creates_parents_and_accepts_an_existing_folder(tmp_path):
 def test_prepare_output_file_refuses_a_folder_and_creates_the_parent(tmp_path):
     with pytest.raises(EdgeInspectError, match=f"^{tmp_path}: is a folder; give --out a file name$"):
         prepare_output_file(tmp_path)
-    target = prepare_output_file(tmp_path / "new" / "model.onnx")
+    target = prepare_output_file(str(tmp_path / "new" / "model.onnx"))  # a str path too
     assert target.parent.is_dir() and not target.exists()
 
 
