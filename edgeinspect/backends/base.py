@@ -67,6 +67,7 @@ def check_model_io(source: Path | str, input_shape: Sequence[Any], output_names:
                                f"edgeinspect model (export one with `edgeinspect export`)")
     return tuple(n for n in OUTPUT_NAMES if n in output_names)
 
+
 #: ``hint`` values: ``"latency"`` (one request as fast as possible) or ``"throughput"`` (OpenVINO: a batch
 #: of at least one tile per stream is split over the streams, a smaller one runs on a latency model).
 HINTS = ("latency", "throughput")
