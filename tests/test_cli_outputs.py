@@ -58,7 +58,9 @@ def _one_line_exit_2(argv, capsys) -> str:
     lambda b, d: ["build", "default", "--backend", "onnxruntime", "--out", b / "engine"],
     lambda b, d: ["synth", b / "web", "--count", "1", "--size", "32x32"],
     lambda b, d: ["calib", "int8", d, "--name", "set1", "--root", b, "--count", "2", "--tile", "32x32"],
-], ids=["train", "train-below", "export", "build", "synth", "calib-int8"])
+    lambda b, d: ["run", "--camera", "sim", "--lines", "256", "--out", b],
+    lambda b, d: ["run", "--camera", "sim", "--lines", "256", "--out", b / "run1"],
+], ids=["train", "train-below", "export", "build", "synth", "calib-int8", "run", "run-below"])
 def test_an_output_below_a_regular_file_is_one_line_naming_it(command, blocker, tmp_path, capsys):
     data = tmp_path / "data"
     main_args = ["synth", data, "--count", "2", "--size", "32x32", "--defects-per-mpx", "2000"]

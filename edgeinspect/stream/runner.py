@@ -61,6 +61,7 @@ import numpy as np
 from edgeinspect.config import DEFAULT_DETECT_THRESHOLD, DEFAULT_THRESHOLD, RunConfig, resolve_streams
 from edgeinspect.backends.base import concurrent_calls_of
 from edgeinspect.errors import EdgeInspectError
+from edgeinspect.outputs import check_folder_path
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
 from edgeinspect.stream.area import AREA_HALO_PX, AreaEstimator, load_calibration
 from edgeinspect.stream.postprocess import PostProcessor, PostThread
@@ -332,8 +333,7 @@ def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstima
 
 
 def _check_out_dir(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise EdgeInspectError(f"{out}: exists and is not a folder; choose another --out")
+    check_folder_path(out)  # neither out nor a parent is a file
     if out.is_dir() and any((out / name).exists() for name in ("summary.json", "defects.jsonl")):
         raise EdgeInspectError(f"{out}: already holds a run; choose another --out")
     return out
