@@ -366,14 +366,17 @@ class _Run:
 def _split_sets(recipe: Recipe, data_root: Path, format: str, skip_bad: bool):
     from edgeinspect.data.datasets import open_dataset
 
-    # every sample decoded once now: a damaged file fails before the first epoch, not in the
-    # validation after it with a run half written. Not with skip_bad: dropping samples before the
-    # split would give other splits than `eval --checkpoint` makes of the same folder.
+    # every sample decoded once now: a damaged file fails (or, with skip_bad, is dropped) before the
+    # first epoch, not in the validation after it with a run half written. With skip_bad each split
+    # drops its own bad samples after splitting: dropping them before would give other splits than
+    # `eval --checkpoint` makes of the same folder.
     dataset = open_dataset(Path(data_root), format, skip_bad=skip_bad, verify=not skip_bad)
     ratios = tuple(float(v) for v in recipe.data.split)
     parts = {}
     for name in ("train", "val", "test"):
         split = dataset.split(name, ratios=ratios, seed=recipe.seed)
+        if skip_bad:
+            split = split.verify(skip_bad=True)
         parts[name] = (split, subset_indices(len(split), recipe.data.max_images, recipe.seed + _SPLIT_OFFSET[name]))
     for name in ("train", "val"):
         if not parts[name][1]:
@@ -489,10 +492,12 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, m
 
     dataset, parts = _split_sets(recipe, data_root, format, skip_bad)
     counts = {name: len(idx) for name, (_, idx) in parts.items()}
+    skipped = sorted(set().union(*(split.skipped for split, _ in parts.values())))
     run.note(
         f"{'resume' if resume else 'train'} {recipe.model} {input_hw[0]}x{input_hw[1]} on {data_root} "
         f"({dataset.format}, train {counts['train']} / val {counts['val']} / test {counts['test']} images); "
         f"{_schedule_text(recipe)}; seed {recipe.seed}"
+        + (f"; {len(skipped)} bad sample(s) skipped, first: {skipped[0]}" if skipped else "")
         + (f"; time budget {max_minutes:g} min" if max_minutes else "")
         + (f"; continuing after epoch {done}" if resume else "")
     )

@@ -98,3 +98,19 @@ def test_a_damaged_image_fails_before_the_first_epoch_and_leaves_no_checkpoint(s
     run = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert (out / "best.pt").is_file()
+
+
+def test_skip_bad_drops_a_damaged_image_from_its_split_and_trains(square_pairs: Path, tmp_path: Path):
+    data = tmp_path / "ds"
+    shutil.copytree(square_pairs, data)
+    names = sorted((data / "images").iterdir())
+    for damaged in names[-2:]:  # two of them, whatever splits they fall in
+        damaged.write_text("not an image\n")
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "edgeinspect", "train", "--data", str(data), "--out", str(out), "--size", "64x64",
+            "--epochs-dlm", "1", "--epochs-seg", "1", "--batch", "4", "--workers", "0", "--skip-bad"]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (out / "best.pt").is_file()
+    log = (out / "train.log").read_text()
+    assert "2 bad sample(s) skipped, first: " in log and str(names[-2]) in log
