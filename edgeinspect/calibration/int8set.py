@@ -10,8 +10,8 @@ Sources:
   keeps no raw web image otherwise (overlays carry drawn contours), so runs of other sources are
   refused with what to give instead.
 
-Each image is cut into a grid of ``tile_hw`` tiles (an image smaller than a tile is one tile; the
-build's reader resizes it). Selection, seeded and deterministic: half ``defect`` and half ``free``
+Each image is cut into a grid of ``tile_hw`` tiles (an image smaller than a tile is one tile, counted
+in ``calib.yaml`` → ``smaller_than_tile_hw`` and warned about; the build's reader resizes it). Selection, seeded and deterministic: half ``defect`` and half ``free``
 where both exist, and inside each label round-robin over :data:`BANDS` bands across the width
 (left edge … right edge: lens fall-off and edge effects differ there), preferring tiles from
 images not used yet. Tiles are written in an order that takes two tiles from each stratum in
@@ -93,6 +93,8 @@ class Int8Set:
         tile_hw: tile size, px.
         source: what the tiles came from.
         candidates: tiles that could have been picked, per label.
+        smaller: tiles smaller than ``tile_hw`` (cut from images smaller than a tile; the build's
+            reader resizes them to the engine's input).
     """
 
     path: Path
@@ -104,6 +106,7 @@ class Int8Set:
     tile_hw: tuple[int, int]
     source: str
     candidates: dict[str, int] = field(default_factory=dict)
+    smaller: int = 0
 
 
 def listing_sha256(folder: Path, files: list[str]) -> str:
@@ -391,6 +394,7 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
     samples: list[dict] = []
     cache: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
     th, tw = tile_hw
+    smaller = 0
     for number, item in enumerate(ordered):
         if item.piece not in cache:
             cache.clear()
@@ -408,6 +412,7 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
         sample.update(label=item.label, band=item.band,
                       origin=f"{pieces[item.piece].name}#x{item.x0},y{item.y0}")
         samples.append(sample)
+        smaller += tile.shape[:2] != (th, tw)
     digest = listing_sha256(work, set_files(samples))
     labels = {label: sum(s["label"] == label for s in samples) for label in LABEL_ORDER
               if any(s["label"] == label for s in samples)}
@@ -420,6 +425,7 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
         "tile_hw": [th, tw],
         "seed": int(seed),
         "count": len(samples),
+        "smaller_than_tile_hw": smaller,
         "labels": labels,
         "bands": bands,
         "sha256": digest,
@@ -433,4 +439,4 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
         shutil.rmtree(out)
     work.rename(out)
     return Int8Set(out, out / LIST_NAME, len(samples), labels, bands, digest, (th, tw), str(source),
-                   {label: len(items) for label, items in by_label.items()})
+                   {label: len(items) for label, items in by_label.items()}, smaller)

@@ -236,12 +236,16 @@ def int8(
     if as_json:
         print(json.dumps({"path": str(result.path), "list": str(result.list_path), "count": result.count,
                           "labels": result.labels, "bands": result.bands, "sha256": result.sha256,
-                          "tile_hw": list(result.tile_hw), "candidates": result.candidates}, indent=2))
+                          "tile_hw": list(result.tile_hw), "smaller_than_tile_hw": result.smaller,
+                          "candidates": result.candidates}, indent=2))
         return
     console = Console(highlight=False, soft_wrap=True)
     labels = ", ".join(f"{v} {k}" for k, v in result.labels.items())
     bands = " / ".join(str(result.bands[b]) for b in sorted(result.bands))
     console.print(f"wrote {result.count} tiles {result.tile_hw[0]}×{result.tile_hw[1]} ({labels}; left→right bands "
                   f"{bands}) to {result.path}")
+    if result.smaller:
+        console.print(f"warning: {result.smaller} of the tiles are smaller than {result.tile_hw[0]}×{result.tile_hw[1]} "
+                      f"(cut from smaller images); the build resizes them to the engine's input")
     console.print(f"sha256 {result.sha256}")
     console.print(f"build with: edgeinspect build MODEL --precision int8 --calib {result.list_path}")

@@ -176,6 +176,20 @@ def test_cli_int8_json(tmp_path, pairs, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["count"] == 8 and data["labels"] == {"defect": 4, "free": 4}
     assert Path(data["list"]).is_file()
+    assert data["smaller_than_tile_hw"] == 0
+
+
+def test_tiles_cut_from_images_smaller_than_the_tile_are_counted_and_said(tmp_path, capsys):
+    root = write_pairs(tmp_path / "small", count=2, hw=(48, 512))       # 48 lines: every tile is 48×64
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calib", "int8", str(root), "--name", "small", "--count", "8", "--tile", "64x64", "--root", str(tmp_path / "sets")])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "warning: 8 of the tiles are smaller than 64×64" in out
+    document = yaml.safe_load((tmp_path / "sets" / "small" / "calib.yaml").read_text())
+    assert document["smaller_than_tile_hw"] == 8 and document["tile_hw"] == [64, 64]
+    tile = cv2.imread(str(tmp_path / "sets" / "small" / document["samples"][0]["image"]), cv2.IMREAD_UNCHANGED)
+    assert tile.shape == (48, 64)
 
 
 @pytest.mark.parametrize("argv, named", [(["--tile", "64xq"], "--tile"), (["--name", "a/b"], "--name")])
