@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -475,7 +476,15 @@ def apply_overrides(recipe: Recipe, overrides: Mapping[str, Any], source: str = 
         for part in parts[:-1]:
             node = node[part]
         node[parts[-1]] = value
-    return recipe_from_dict(data, source=source)
+    try:
+        return recipe_from_dict(data, source=source)
+    except ConfigError as error:
+        # a key left as it was can be what an override put out of range (epochs_seg=0 below p_set 250)
+        named = re.match(r"[^:]*: key '([^']+)'", str(error))
+        changed = [key for key in overrides if named and key != named[1] and key.split(".")[0] == named[1].split(".")[0]]
+        if named and named[1] not in overrides and changed:
+            raise ConfigError(f"{error}; {source} changed {', '.join(changed)}: set {named[1]} too") from None
+        raise
 
 
 def scale_schedule(

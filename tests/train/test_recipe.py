@@ -101,6 +101,17 @@ def test_overrides_parse_yaml_values_and_reject_unknown_keys():
         parse_overrides(["optim.lr"])
 
 
+def test_an_override_that_puts_a_key_left_alone_out_of_range_names_both():
+    recipe = load_recipe("lpcnet-lite")
+    with pytest.raises(ConfigError) as error:
+        apply_overrides(recipe, {"schedule.epochs_seg": "0"})
+    assert str(error.value) == (f"--set: key 'schedule.p_set' must be <= schedule.epochs_seg (0), got {recipe.schedule.p_set}; "
+                                "--set changed schedule.epochs_seg: set schedule.p_set too")
+    assert apply_overrides(recipe, {"schedule.epochs_seg": "0", "schedule.p_set": "0"}).schedule.epochs_seg == 0
+    with pytest.raises(ConfigError, match=r"^--set: key 'schedule.p_set' must be <= schedule.epochs_seg \(0\), got 1$"):
+        apply_overrides(recipe, {"schedule.epochs_seg": "0", "schedule.p_set": "1"})  # named itself: no hint
+
+
 @pytest.mark.parametrize(
     ("epochs", "expected"),
     [(8, (2, 6, 5)), (40, (10, 30, 25)), (400, (100, 300, 250)), (2, (1, 1, 1)), (3, (1, 2, 1))],
