@@ -108,3 +108,16 @@ def test_bad_dataset_is_one_line_error(tmp_path: Path, capsys) -> None:
 
 def test_format_choices_match_the_readers() -> None:
     assert [f.value for f in DatasetFormat] == ["auto", *FORMAT_NAMES]
+
+
+def test_skip_bad_skips_an_undecodable_image_and_counts_it(pairs: Path, capsys) -> None:
+    damaged = pairs / "images" / "s03.png"
+    assert damaged.is_file()
+    damaged.write_text("not an image\n")
+    argv = ["eval", "--data", str(pairs), "--pred", str(pairs / "masks"), "--split", "all", "--json"]
+    code, _, err = run_main(argv, capsys)
+    assert code == 2 and err.strip() == f"error: {damaged}: cannot decode image file (not an image, truncated or unsupported format)"
+    code, out, _ = run_main([*argv, "--skip-bad"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["images"] == 9 and report["skipped"] == 1
+    assert report["defects"]["truth"] == 7 and report["mIoU"] == 1.0

@@ -59,7 +59,7 @@ def evaluate(
         typer.Option("--split", help="Part of --data to score (stratified 3:1:1, seed 0); default: all with --pred, test otherwise."),
     ] = None,
     data_format: Annotated[DatasetFormat, typer.Option("--format", help="Dataset layout of --data.")] = DatasetFormat.auto,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip samples with a missing mask instead of stopping.")] = False,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable samples (a missing mask, an undecodable image) instead of stopping.")] = False,
     area_tolerance: Annotated[
         float, typer.Option("--area-tolerance", min=0.0, help="Relative defect-area error still counted as right (0.2 = 20 %).")
     ] = 0.2,
@@ -109,6 +109,8 @@ def evaluate(
     from edgeinspect.metrics import evaluate_masks
 
     dataset = open_dataset(data, data_format.value, skip_bad=skip_bad).split(split.value)
+    if skip_bad:  # undecodable files too, after splitting (the splits do not depend on them)
+        dataset = dataset.verify(skip_bad=True)
     if len(dataset) == 0:
         raise DataError(f"{data}: split {split.value!r} is empty; use --split all")
     pairs = _prediction_pairs(dataset, pred=pred, engine=engine, threads=threads)

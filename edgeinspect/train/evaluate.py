@@ -146,7 +146,7 @@ def evaluate_checkpoint(
         max_images: score a seeded random subset of at most this many images (None = all).
         threshold: defect pixel = prob >= threshold; None = the recipe's ``eval.threshold``.
         batch: images per forward pass; None = the recipe's ``eval.batch``.
-        skip_bad: skip unreadable samples instead of failing.
+        skip_bad: skip unreadable samples (missing mask, undecodable image) instead of failing.
         area_tolerance: relative area error of a defect still counted as right (0.2 = 20 %).
         min_area_px: ignore truth defects (and false detections) smaller than this (px).
         on_start: called before scoring with (images to score, samples skipped as unreadable).
@@ -168,6 +168,8 @@ def evaluate_checkpoint(
         raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
     dataset = open_dataset(Path(data_root), format or settings["format"], skip_bad=skip_bad)
     part = dataset.split(split, ratios=settings["ratios"], seed=settings["seed"])
+    if skip_bad:  # after splitting, as training does: the same splits with or without bad samples
+        part = part.verify(skip_bad=True)
     indices = subset_indices(len(part), max_images, settings["seed"] + _SPLIT_OFFSET.get(split, 0))
     if on_start is not None:
         on_start(len(indices), len(part.skipped))

@@ -146,6 +146,23 @@ def test_eval_checkpoint_reproduces_test_json(full_run: Path, square_pairs: Path
     assert report.to_json() | {"split": "test", "skipped": 0} == saved
 
 
+def test_eval_checkpoint_skip_bad_scores_the_same_split_without_an_undecodable_image(full_run: Path, square_pairs: Path,
+                                                                                     tmp_path: Path):
+    from edgeinspect.errors import DataError
+    from edgeinspect.train.evaluate import evaluate_checkpoint
+
+    data = tmp_path / "ds"
+    shutil.copytree(square_pairs, data)
+    train_names = [meta.image_path.name for meta in open_dataset(data).split("train").entries]
+    assert len(train_names) >= 2
+    damaged = data / "images" / train_names[0]
+    damaged.write_text("not an image\n")
+    with pytest.raises(DataError, match="cannot decode image file"):
+        evaluate_checkpoint(full_run / "best.pt", data, "train")
+    skipped = evaluate_checkpoint(full_run / "best.pt", data, "train", skip_bad=True)
+    assert skipped.images == len(train_names) - 1  # the rest of the same split, not a re-split of the folder
+
+
 def test_resume_continues_from_the_last_epoch_exactly(full_run: Path, square_pairs: Path, tmp_path: Path):
     from edgeinspect.models.checkpoint import read_checkpoint
 
