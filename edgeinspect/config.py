@@ -302,6 +302,12 @@ class RunConfig:
 AUTO_ENGINE_STREAMS = 2
 #: Most engine streams a run or bench accepts.
 MAX_ENGINE_STREAMS = 64
+#: Most engine CPU threads accepted (``--threads``, ``engine_threads``): more than any industrial PC
+#: has; ONNX Runtime would otherwise start every one of them (100,000 took 17 GB before it failed).
+MAX_ENGINE_THREADS = 256
+#: Most tiles per engine call accepted (``--batch-size``, ``batch_size``): 256 tiles of 256² px are
+#: 64 MB of input alone, and TensorRT profiles stop at ``build --max-batch``.
+MAX_BATCH_SIZE = 256
 
 
 def resolve_streams(engine_streams: int | None, engine_threads: int | None = None) -> int:
@@ -353,7 +359,8 @@ def load_run_config(path: Path) -> RunConfig:
         duration_s=None if duration_s is None else float(duration_s),
         overlap_px=get_number(data, "overlap_px", path, minimum=0, integer=True, default=base.overlap_px),
         scale=float(get_number(data, "scale", path, minimum=0, exclusive=True, maximum=1, default=base.scale)),
-        batch_size=get_number(data, "batch_size", path, minimum=1, integer=True, default=base.batch_size),
+        batch_size=get_number(data, "batch_size", path, minimum=1, maximum=MAX_BATCH_SIZE, integer=True,
+                              default=base.batch_size),
         threshold=float(get_number(data, "threshold", path, minimum=0, exclusive=True, maximum=1,
                                    default=base.threshold)),
         detect_threshold=float(get_number(data, "detect_threshold", path, minimum=0, exclusive=True, maximum=1,
@@ -369,7 +376,7 @@ def load_run_config(path: Path) -> RunConfig:
         merge_gap_px=get_number(data, "merge_gap_px", path, minimum=0, maximum=MAX_MERGE_GAP_PX, integer=True,
                                 default=base.merge_gap_px),
         area_from=get_choice(data, "area_from", path, choices=("probability", "mask"), default=base.area_from),
-        engine_threads=get_number(data, "engine_threads", path, minimum=1, integer=True),
+        engine_threads=get_number(data, "engine_threads", path, minimum=1, maximum=MAX_ENGINE_THREADS, integer=True),
         engine_streams=get_number(data, "engine_streams", path, minimum=1, maximum=MAX_ENGINE_STREAMS, integer=True),
         post_thread=get_bool(data, "post_thread", path, default=base.post_thread),
         cascade=get_bool(data, "cascade", path, default=base.cascade),

@@ -22,6 +22,11 @@ from edgeinspect.cli import main
     (["eval", "--run"], "edgeinspect eval: Option '--run' requires an argument"),
     (["calib", "check", "--defect-mm2"], "edgeinspect calib check: Option '--defect-mm2' requires an argument"),
     (["nosuchcommand"], "edgeinspect: No such command 'nosuchcommand'"),
+    (["run", "--threads", "100000"], "edgeinspect run: Invalid value for '--threads': Input should be less than or equal to 256"),
+    (["bench", "--threads", "99999999999999999999"], "edgeinspect bench: Invalid value for '--threads'"),
+    (["bench", "--batch", "100000"], "edgeinspect bench: Invalid value for '--batch-size' / '--batch': Input should be less than or equal to 256"),
+    (["build", "default", "--threads", "1000"], "edgeinspect build: Invalid value for '--threads'"),
+    (["eval", "--threads", "1000"], "edgeinspect eval: Invalid value for '--threads'"),
 ])
 def test_parser_errors_are_one_line_naming_the_option(capsys, argv, named):
     with pytest.raises(SystemExit) as exit_info:

@@ -76,8 +76,13 @@ def load(path: str | Path, *, threads: int | None = None, hint: str = "latency",
 
     Raises:
         EdgeInspectError: the path is missing, the manifest is missing/incomplete, a file was
-            changed after the build, or the backend is not available.
+            changed after the build, the backend is not available, or ``threads`` is outside
+            ``1..MAX_ENGINE_THREADS``.
     """
+    from edgeinspect.config import MAX_ENGINE_THREADS
+
+    if threads is not None and not 1 <= threads <= MAX_ENGINE_THREADS:
+        raise EdgeInspectError(f"threads must be 1..{MAX_ENGINE_THREADS}, got {threads}")
     path = Path(path)
     if path.is_dir():
         manifest = read_manifest(path)

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from edgeinspect.cli.app import app
-from edgeinspect.config import MAX_ENGINE_STREAMS, RunConfig
+from edgeinspect.config import MAX_BATCH_SIZE, MAX_ENGINE_STREAMS, MAX_ENGINE_THREADS, RunConfig
 
 #: The run's defaults: bench tiles and batches as ``edgeinspect run`` does.
 _RUN = RunConfig()
@@ -31,9 +31,9 @@ def bench(
         help="Engine folder (edgeinspect build), .onnx, or .pt checkpoint (torch eager, needs the train extra). "
              "(default: the bundled model, as edgeinspect run)", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(
-        "--batch-size", "--batch", min=1, help="Tiles per engine call (as run).")] = _RUN.batch_size,
+        "--batch-size", "--batch", min=1, max=MAX_BATCH_SIZE, help="Tiles per engine call (as run).")] = _RUN.batch_size,
     threads: Annotated[int | None, typer.Option(
-        "--threads", min=1, help="Engine CPU threads (default: the runtime's).")] = None,
+        "--threads", min=1, max=MAX_ENGINE_THREADS, help="Engine CPU threads (default: the runtime's).")] = None,
     streams: Annotated[int | None, typer.Option(
         "--streams", min=1, max=MAX_ENGINE_STREAMS, help="Engine batches in flight at once, as run's engine_streams "
                                  "(ONNX Runtime; default: 2 on >= 2 cores).")] = None,

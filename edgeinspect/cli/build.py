@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from edgeinspect.cli.app import app
+from edgeinspect.config import MAX_BATCH_SIZE, MAX_ENGINE_THREADS
 
 
 @app.command()
@@ -28,12 +29,12 @@ def build(
         "(default: held-aside --calib images with masks, else synthetic webs)")] = None,
     max_drop: Annotated[float, typer.Option(
         "--max-drop", min=0.0, help="Refuse INT8 when its mIoU is more than this many points below FP32.")] = 1.0,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads for the build's inference.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=MAX_ENGINE_THREADS, help="CPU threads for the build's inference.")] = None,
     calib_count: Annotated[int | None, typer.Option("--calib-count", min=1, help="At most this many calibration tiles (default 256).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists (after the new build succeeded).")] = False,
     plugins: Annotated[str, typer.Option("--plugins", help="tensorrt: auto (custom ops as AOT plugins when TensorRT "
                                          ">= 10.9), on, or off (standard ops).")] = "auto",
-    max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="tensorrt: largest batch (profile 1..N).")] = 8,
+    max_batch: Annotated[int, typer.Option("--max-batch", min=1, max=MAX_BATCH_SIZE, help="tensorrt: largest batch (profile 1..N).")] = 8,
     dla_core: Annotated[int | None, typer.Option("--dla-core", min=0, help="tensorrt on Jetson Orin: run supported "
                                                  "layers on this DLA core (GPU fallback).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print manifest.json on stdout.")] = False,

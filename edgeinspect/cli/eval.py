@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from edgeinspect.cli.app import app
+from edgeinspect.config import MAX_ENGINE_THREADS
 from edgeinspect.errors import DataError, EdgeInspectError
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def evaluate(
         Path | None,
         typer.Option("--engine", help="Predict with an engine folder (edgeinspect build), .onnx or .pt: each image resized to the tile and back."),
     ] = None,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Engine CPU threads (--engine).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=MAX_ENGINE_THREADS, help="Engine CPU threads (--engine).")] = None,
     checkpoint: Annotated[
         Path | None,
         typer.Option("--checkpoint", help="Score a training checkpoint (RUN/best.pt of `edgeinspect train`) on --split cut with the run's own seed and ratios."),

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from edgeinspect.cli.app import app
-from edgeinspect.config import MAX_ENGINE_STREAMS
+from edgeinspect.config import MAX_BATCH_SIZE, MAX_ENGINE_STREAMS, MAX_ENGINE_THREADS
 
 #: Seconds a sim run lasts when neither --lines nor --duration-s is given.
 SIM_DEFAULT_DURATION_S = 5.0
@@ -45,7 +45,7 @@ def run(
              "genicam AcquisitionLineRate.")] = None,
     cti: Annotated[Path | None, typer.Option("--cti", help="GenTL producer (.cti) for genicam.")] = None,
     width_px: Annotated[int | None, typer.Option("--width-px", "--width", min=1, help="Pixels per line.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Tiles per engine call. [4]")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, max=MAX_BATCH_SIZE, help="Tiles per engine call. [4]")] = None,
     overlap_px: Annotated[int | None, typer.Option("--overlap-px", min=0, help="Tile overlap, px. [32]")] = None,
     scale: Annotated[float | None, typer.Option(
         "--scale", min=0.0, max=1.0, help="Infer at this fraction of the resolution. [1.0]")] = None,
@@ -55,7 +55,7 @@ def run(
         "--mask-png-every-lines", min=0, help="Write mask PNGs every N lines (0 = off). [0]")] = None,
     overlays: Annotated[bool | None, typer.Option(
         "--overlays/--no-overlays", help="One overlay PNG per defect. [on]")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Engine CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, max=MAX_ENGINE_THREADS, help="Engine CPU threads.")] = None,
     streams: Annotated[int | None, typer.Option(
         "--streams", min=1, max=MAX_ENGINE_STREAMS, help="Engine batches in flight at once (ONNX Runtime). [2 on >= 2 cores]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout at the end.")] = False,
