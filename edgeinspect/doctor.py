@@ -303,7 +303,8 @@ def _check_engine(ctx: _Context, engine: Path | None, infer: bool) -> Check:
             from edgeinspect.export.metadata import read_metadata
 
             meta = read_metadata(path)
-            check_model_io(path, meta["input_shape"], meta["outputs"])
+            check_model_io(path, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
+                           inputs=meta["inputs"], output_shapes=meta["output_shapes"])
         status = WARN
         notes.append("no manifest (raw model file: comparisons only); build an engine folder with `edgeinspect build`")
         ctx.engine_backend = loaded.backend

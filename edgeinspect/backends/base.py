@@ -39,12 +39,14 @@ OUTPUT_NAMES = ("prob", "loc", "score")
 
 
 def check_model_io(source: Path | str, input_shape: Sequence[Any], output_names: Sequence[str], *,
-                   required: Sequence[str] = ("prob",)) -> tuple[str, ...]:
+                   required: Sequence[str] = ("prob",), input_type: str | None = None, inputs: int = 1,
+                   output_shapes: dict[str, Sequence[Any]] | None = None) -> tuple[str, ...]:
     """The engine outputs of a model (those of :data:`OUTPUT_NAMES` it has), or a one-line error.
 
-    An edgeinspect model takes one ``(N,1,H,W)`` gray image and gives ``prob`` (and ``loc`` or
-    ``score``); any other ONNX (a 3-channel classifier, a graph with other output names) is
-    refused here instead of failing inside the runtime at the first batch.
+    An edgeinspect model takes one ``(N,1,H,W)`` float32 gray image, any batch ``N``, and gives
+    ``prob`` ``(N,1,H,W)`` (and ``loc`` or ``score``); any other ONNX (a 3-channel classifier, a
+    uint8 input, a graph exported for one batch size or with other output names) is refused here
+    instead of failing inside the runtime at the first batch.
 
     Args:
         source: the model file, for the message.
@@ -52,19 +54,35 @@ def check_model_io(source: Path | str, input_shape: Sequence[Any], output_names:
         output_names: its outputs.
         required: outputs it must have (``()`` where the caller names the outputs it wants, e.g.
             the cascade's ``loc``-only DLM graph).
+        input_type: the input's element type when known: ``"float"`` (ONNX) or ``"tensor(float)"``
+            (ONNX Runtime) is float32.
+        inputs: how many inputs the model has.
+        output_shapes: output dims by name when known (``prob`` must have one channel).
 
     Raises:
-        EdgeInspectError: not a 4-d input with 1 channel, or a required output missing.
+        EdgeInspectError: not one 4-d float32 input with 1 channel and a free batch, a ``prob``
+            with more than one channel, or a required output missing.
     """
+    def refuse(what: str) -> EdgeInspectError:
+        return EdgeInspectError(f"{source}: {what}: not an edgeinspect model (export one with `edgeinspect export`)")
+
+    if inputs != 1:
+        raise refuse(f"{inputs} inputs, not one (N,1,H,W) gray image")
     dims = list(input_shape)
     channels = dims[1] if len(dims) == 4 else None
     if len(dims) != 4 or (isinstance(channels, int) and channels != 1):
-        raise EdgeInspectError(f"{source}: input shape {dims} is not an (N,1,H,W) gray image: not an edgeinspect "
-                               f"model (export one with `edgeinspect export`)")
+        raise refuse(f"input shape {dims} is not an (N,1,H,W) gray image")
+    if isinstance(dims[0], int) and dims[0] > 0:
+        raise refuse(f"input shape {dims} fixes the batch at {dims[0]} (a run sends 1..batch_size tiles per call)")
+    kind = None if input_type is None else input_type.lower().removeprefix("tensor(").removesuffix(")")
+    if kind is not None and kind != "float":
+        raise refuse(f"input type {kind}, not float32")
     missing = [name for name in required if name not in output_names]
     if missing:
-        raise EdgeInspectError(f"{source}: no output '{missing[0]}' (outputs: {', '.join(output_names)}): not an "
-                               f"edgeinspect model (export one with `edgeinspect export`)")
+        raise refuse(f"no output '{missing[0]}' (outputs: {', '.join(output_names)})")
+    prob_dims = list((output_shapes or {}).get("prob") or [])
+    if len(prob_dims) == 4 and isinstance(prob_dims[1], int) and prob_dims[1] != 1:
+        raise refuse(f"output 'prob' shape {prob_dims} has {prob_dims[1]} channels, not (N,1,H,W)")
     return tuple(n for n in OUTPUT_NAMES if n in output_names)
 
 

@@ -107,7 +107,8 @@ def _stage_fp32(source: Path, work: Path, progress: Progress) -> dict[str, Any]:
                 f"{source}: plugin-form ONNX (TensorRT plugin nodes) cannot run on CPU backends; "
                 "export with `edgeinspect export CKPT --ops standard`"
             )
-        check_model_io(source, meta["input_shape"], meta["outputs"])
+        check_model_io(source, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
+                       inputs=meta["inputs"], output_shapes=meta["output_shapes"])
         shutil.copyfile(source, target)
     else:
         export_for_build(source, target, OpForm.STANDARD.value, progress)

@@ -112,12 +112,12 @@ class OnnxRuntimeEngine(Engine):
             session = create_session(source, session_options(threads=self._session_threads(), optimized_path=optimized))
         self._session = session
         inputs = session.get_inputs()
-        if len(inputs) != 1:
-            raise EdgeInspectError(f"{source}: expected one input (N,1,H,W), found {len(inputs)}")
-        self._input_name = inputs[0].name
-        shape = inputs[0].shape
+        self._input_name = inputs[0].name if inputs else ""
+        shape = inputs[0].shape if inputs else []
         available = [o.name for o in session.get_outputs()]
-        engine_outputs = check_model_io(source, shape, available, required=() if self._outputs_named else ("prob",))
+        engine_outputs = check_model_io(source, shape, available, required=() if self._outputs_named else ("prob",),
+                                        input_type=inputs[0].type, inputs=len(inputs),
+                                        output_shapes={o.name: o.shape for o in session.get_outputs()})
         if self._tile_hw is None and all(isinstance(d, int) for d in shape[2:]):
             self._tile_hw = (int(shape[2]), int(shape[3]))
         if not self._outputs_named:

@@ -40,8 +40,10 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
     Returns:
         ``{"arch": str, "kwargs": dict, "tile_hw": (H, W), "op_form": str, "outputs": tuple, "version": str,
-        "input_shape": [int | str | None, ...]}`` (a dim is an int, or its symbolic name or None);
-        keys an ONNX made elsewhere lacks are absent.
+        "input_shape": [int | str | None, ...], "input_type": str, "inputs": int,
+        "output_shapes": {name: [dims]}}`` (a dim is an int, or its symbolic name or None;
+        ``input_type`` the ONNX element type in lower case, ``"float"`` for float32; ``inputs`` the
+        graph inputs that are not initializers); keys an ONNX made elsewhere lacks are absent.
 
     Raises:
         EdgeInspectError: the file is missing or not an ONNX model.
@@ -68,8 +70,18 @@ def read_metadata(path: Path) -> dict[str, Any]:
         meta["outputs"] = tuple(raw["outputs"].split(","))
     meta["opset"] = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     meta["custom_domains"] = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
-    shape = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
-    meta["input_shape"] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape]
+    def dims_of(value_info) -> list[int | str | None]:
+        return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                for d in value_info.type.tensor_type.shape.dim]
+
+    initializers = {t.name for t in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    shape = inputs[0].type.tensor_type.shape.dim if inputs else []
+    meta["input_shape"] = dims_of(inputs[0]) if inputs else []
+    meta["inputs"] = len(inputs)
+    if inputs:
+        meta["input_type"] = onnx.TensorProto.DataType.Name(inputs[0].type.tensor_type.elem_type).lower()
+    meta["output_shapes"] = {o.name: dims_of(o) for o in proto.graph.output}
     if "tile_hw" not in meta:
         if len(shape) == 4 and shape[2].HasField("dim_value") and shape[3].HasField("dim_value"):
             meta["tile_hw"] = (shape[2].dim_value, shape[3].dim_value)
