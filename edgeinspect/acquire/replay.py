@@ -91,15 +91,30 @@ def find_masks(image: Path) -> list[Path]:
     return []
 
 
+#: Largest image replayed, px: OpenCV's decoder limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, 2**30 by default).
+MAX_IMAGE_PX = 1 << 30
+
+
 def _probe_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the file header (no full decode)."""
+    """``(width, height)`` from the file header (no full decode).
+
+    Raises:
+        DataError: unreadable header, or more than :data:`MAX_IMAGE_PX` pixels (a line-scan strip of
+            16k × 11k px is 180 Mpx and replays: Pillow's decompression-bomb limit, meant for images
+            from the web, is lifted here; the decoder's own limit is what counts).
+    """
     from PIL import Image, UnidentifiedImageError
 
+    Image.MAX_IMAGE_PIXELS = None  # Pillow reads only the header here; OpenCV decodes (and has its limit)
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
     except (OSError, UnidentifiedImageError) as error:
         raise DataError(f"{path}: cannot read image header ({error})") from None
+    if width * height > MAX_IMAGE_PX:
+        raise DataError(f"{path}: {width}×{height} px is more than the decoder reads ({MAX_IMAGE_PX:,} px); "
+                        f"split it into strips (a folder of images replays as one web)")
+    return width, height
 
 
 class ReplaySource(SourceBase):

@@ -156,3 +156,33 @@ def test_replay_bad_paths_and_specs(tmp_path):
         open_source("replay:")
     with pytest.raises(EdgeInspectError, match="loops must be >= 1"):
         ReplaySource(tmp_path, loops=0)
+
+
+def test_replay_a_line_scan_strip_larger_than_pillows_bomb_limit(tmp_path):
+    from PIL import Image
+
+    strip = np.zeros((11000, 16384), np.uint8)  # 180 Mpx: a 16k camera's 11,000 lines
+    strip[5000, 7:9] = 200
+    assert strip.size > 178_956_970  # Pillow's default decompression-bomb limit
+    path = _write(tmp_path / "strip.png", strip)
+    with open_source(f"replay:{path}", lines_per_frame=4096) as replay:
+        assert (replay.width, replay.lines_per_frame) == (16384, 4096)
+        frame = next(iter(replay))
+        assert frame.lines.shape == (4096, 16384)
+        second = next(iter(replay))
+    assert second.lines[5000 - 4096, 7] == 200
+    assert Image.MAX_IMAGE_PIXELS is None  # lifted: edgeinspect reads only headers with Pillow, OpenCV decodes
+
+
+def test_replay_an_image_beyond_the_decoders_limit_names_it(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)  # 10 Gpx, 8-bit gray: a header only
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(DataError, match=rf"^{path}: 100000×100000 px is more than the decoder reads \(1,073,741,824 px\)"):
+        open_source(f"replay:{path}")
