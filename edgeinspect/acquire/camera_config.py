@@ -26,7 +26,7 @@ Example ``line3.yaml``::
                                        #   use null for encoder-triggered lines that may stand still)
     reconnect_attempts: 5              # give up after this many failed reconnects without a frame
     backoff_s: [0.5, 1, 2, 4]          # wait before reconnect attempts 2, 3, ...; last value repeats
-    num_buffers: 16                    # GenTL buffers (memory: num_buffers × payload size)
+    num_buffers: 16                    # GenTL buffers, 1..256 (memory: num_buffers × payload size)
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def bit_depth_of(pixel_format: str) -> int | None:
     """Significant bits of a monochrome PFNC format (``"Mono12p"`` → 12); None for others."""
     return PIXEL_FORMAT_BITS.get(pixel_format)
 
+
+#: Most GenTL buffers a camera config may ask for: each holds one frame (4096 px × 1024 lines of
+#: Mono16 = 8 MB), all allocated at the start; 99,999,999,999 filled memory until the run was killed.
+MAX_NUM_BUFFERS = 256
 
 @dataclass(frozen=True, slots=True)
 class TriggerConfig:
@@ -140,12 +144,14 @@ def camera_config_from_mapping(data: Mapping[str, Any], *, source: Path | str = 
     def bad(key: str, expected: str) -> ConfigError:
         return ConfigError(f"{where}: key '{key}' must be {expected}, got {data[key]!r}")
 
-    def positive_int(key: str, minimum: int = 1) -> int | None:
+    def positive_int(key: str, minimum: int = 1, maximum: int | None = None) -> int | None:
         value = data.get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise bad(key, f"an integer >= {minimum}")
+            raise bad(key, f"an integer >= {minimum}" if maximum is None else f"an integer in {minimum}..{maximum}")
+        if maximum is not None and value > maximum:
+            raise bad(key, f"an integer in {minimum}..{maximum}")
         return value
 
     def positive_float(key: str) -> float | None:
@@ -204,7 +210,7 @@ def camera_config_from_mapping(data: Mapping[str, Any], *, source: Path | str = 
             raise bad("backoff_s", "a number >= 0 or a non-empty list of them (seconds)")
         values["backoff_s"] = tuple(float(b) for b in backoff)
     if data.get("num_buffers") is not None:
-        values["num_buffers"] = positive_int("num_buffers")
+        values["num_buffers"] = positive_int("num_buffers", maximum=MAX_NUM_BUFFERS)
     return CameraConfig(**{key: value for key, value in values.items()
                            if value is not None or key in ("max_timeouts", "path")})
 

@@ -93,6 +93,8 @@ def test_trigger_forms(tmp_path, text, expected):
     ("trigger: {sauce: Line1}\n", "unknown key 'trigger.sauce'"),
     ("nodes: [a, b]\n", "key 'nodes' must be a mapping"),
     ("backoff_s: []\n", "key 'backoff_s' must be a number >= 0 or a non-empty list"),
+    ("num_buffers: 99999999999\n", "key 'num_buffers' must be an integer in 1..256, got 99999999999"),
+    ("num_buffers: 0\n", "key 'num_buffers' must be an integer in 1..256, got 0"),
     ("width: [\n", "not valid YAML"),
     ("- 1\n- 2\n", "expected a mapping of camera keys"),
 ])
