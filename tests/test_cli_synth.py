@@ -49,6 +49,8 @@ def test_synth_12_bit_mixed_with_progress_bar(tmp_path):
     (["--size", "64xabc"], "--size"),
     (["--bit-depth", "10"], "--bit-depth"),
     (["--size", "64x100000"], "defects_per_mpx must be in [0, 5] at width 100000 px"),  # the default 20 does not fit
+    (["--count", "200000000", "--size", "16x16"], "count must be <= 1,000,000 (6-digit file names)"),  # hung, filling memory
+    (["--count", "999999", "--size", "4096x16"], "999,999 images × 4096 lines of one web pass its last line"),
 ])
 def test_bad_options_are_one_line_errors_with_exit_code_2(tmp_path, capsys, argv, named):
     with pytest.raises(SystemExit) as exit_info:

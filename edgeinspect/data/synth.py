@@ -441,6 +441,10 @@ def _touch(a: _Placed, b: _Placed) -> bool:
 
 
 # ---------------------------------------------------------------------- dataset
+#: Most images in one synthetic dataset (names 000000.png ... 999999.png sort in web order).
+MAX_DATASET_IMAGES = 1_000_000
+
+
 def _split_count(count: int, parts: int) -> list[int]:
     return [count // parts + (1 if k < count % parts else 0) for k in range(parts)]
 
@@ -496,13 +500,20 @@ def write_synth_dataset(out: Path, *, count: int, size_hw: tuple[int, int], text
         raise EdgeInspectError(f"synthetic dataset: size_hw must be (H, W), got {size_hw!r}")
     height, width = _check_int("image height", size_hw[0], 1), _check_int("image width", size_hw[1], 16)
     textures = TEXTURES if texture == "mixed" else (texture,)
+    if count > MAX_DATASET_IMAGES:
+        raise EdgeInspectError(f"synthetic dataset: count must be <= {MAX_DATASET_IMAGES:,} (6-digit file names), "
+                               f"got {count:,}")
+    per_web = -(-count // len(textures))
+    if per_web * height > _MAX_LINE:
+        raise EdgeInspectError(f"synthetic dataset: {per_web:,} images × {height} lines of one web pass its last line "
+                               f"({_MAX_LINE:,}): lower the count or the image height")
     if texture != "mixed" and texture not in TEXTURES:
         raise EdgeInspectError(f"synthetic dataset: texture must be one of {', '.join(TEXTURES)} or mixed, "
                                f"got {texture!r}")
     webs = [SyntheticWeb(width, texture=name, seed=seed, bit_depth=bit_depth, defects_per_mpx=defects_per_mpx,
                          artefacts=artefacts) for name in textures]
     _prepare_out(out, overwrite)
-    plan = [(web, k) for web, n in zip(webs, _split_count(count, len(webs))) for k in range(n)]
+    plan = ((web, k) for web, n in zip(webs, _split_count(count, len(webs))) for k in range(n))
     with open(out / "defects.jsonl", "w", encoding="utf-8") as records:
         for index, (web, k) in enumerate(plan):
             first = k * height
