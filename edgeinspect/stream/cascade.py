@@ -139,11 +139,15 @@ class CascadeEngine:
     # -- lifecycle -----------------------------------------------------------------------------------
     def open(self) -> CascadeEngine:
         self.engine.open()
-        if "loc" not in self.engine.outputs:
-            raise EdgeInspectError(f"{self.engine.path}: engine outputs {', '.join(self.engine.outputs)} have no 'loc'; the cascade needs a network with a DLM (LPC-Net)")
-        self._tmp = tempfile.TemporaryDirectory(prefix="edgeinspect-dlm-")
-        dlm_file = extract_dlm(engine_onnx_file(self.engine), Path(self._tmp.name) / "dlm.onnx")
-        self._dlm = load_dlm(dlm_file, threads=self.threads).open()
+        try:
+            if "loc" not in self.engine.outputs:
+                raise EdgeInspectError(f"{self.engine.path}: engine outputs {', '.join(self.engine.outputs)} have no 'loc'; the cascade needs a network with a DLM (LPC-Net)")
+            self._tmp = tempfile.TemporaryDirectory(prefix="edgeinspect-dlm-")
+            dlm_file = extract_dlm(engine_onnx_file(self.engine), Path(self._tmp.name) / "dlm.onnx")
+            self._dlm = load_dlm(dlm_file, threads=self.threads).open()
+        except BaseException:
+            self.close()  # the full engine (and a DLM folder) opened before the failure
+            raise
         return self
 
     def close(self) -> None:

@@ -49,11 +49,13 @@ def test_tiles_below_the_threshold_skip_the_network_and_get_zero_prob(web_tiles)
     np.testing.assert_allclose(out["loc"], reference["loc"], atol=1e-5)
 
 
-def test_network_without_dlm_is_refused_in_one_line(tmp_path):
+def test_network_without_dlm_is_refused_in_one_line_and_the_engine_closed(tmp_path):
     model = write_onnx(tmp_path / "nodlm.onnx", (32, 32))
+    cascade = CascadeEngine(backends.load(model))
     with pytest.raises(EdgeInspectError, match="no 'loc'") as info:
-        CascadeEngine(backends.load(model)).open()
+        cascade.open()
     assert "\n" not in str(info.value)
+    assert not cascade.engine.is_open  # no "was never closed" line after the error
 
 
 def test_engine_onnx_file_of_a_folder_is_its_manifest_model_file(tmp_path):
