@@ -3,7 +3,8 @@
 One YAML per concern, combined by the run config:
 
 - **run** (:func:`load_run_config`): what to inspect and how; refers to a camera YAML and a
-  calibration YAML by path (relative paths are relative to the run YAML's folder).
+  calibration YAML by path (relative paths, a ``replay:PATH`` camera's included, are relative
+  to the run YAML's folder).
 - **camera** (:func:`edgeinspect.acquire.load_camera_config`, the acquisition package's own
   loader): GenICam nodes, CTI, line rate, fetch timeouts.
 - **calibration** (:func:`edgeinspect.stream.area.load_calibration`): mm per pixel / per line.
@@ -349,6 +350,8 @@ def load_run_config(path: Path) -> RunConfig:
         raise ConfigError(f"{path}: keys 'lines' and 'duration_s' exclude each other: keep one")
     camera = get_str(data, "camera", path, default=base.camera)
     check_source_spec(camera, f"{path}: key 'camera'")
+    if camera.startswith("replay:") and not Path(camera.removeprefix("replay:")).is_absolute():
+        camera = f"replay:{path.parent / camera.removeprefix('replay:')}"  # as the other paths of the file
     return RunConfig(
         camera=camera,
         camera_config=get_path(data, "camera_config", path),

@@ -52,6 +52,12 @@ source_options:
     assert changed.batch_size == 2 and changed.lines == 20000
 
 
+def test_a_relative_replay_camera_is_relative_to_the_file_too(tmp_path):
+    assert load_run_config(write(tmp_path, "camera: replay:../webs/aitex\n")).camera == \
+        f"replay:{tmp_path / 'configs' / '..' / 'webs' / 'aitex'}"
+    assert load_run_config(write(tmp_path, "camera: replay:/data/webs\n")).camera == "replay:/data/webs"
+
+
 def test_empty_file_gives_the_defaults(tmp_path):
     config = load_run_config(write(tmp_path, ""))
     assert dataclasses.replace(config, config_path=None) == RunConfig()
