@@ -49,6 +49,10 @@ def check_cti(path: Path | str, *, where: str = "") -> Path:
 
     # absolute: a bare file name handed to the loader would be looked up on the library path, not here
     path = Path(path).expanduser().absolute()
+    if path.is_dir():
+        producers = sorted(p.name for p in path.glob("*.cti"))
+        raise EdgeInspectError(f"GenTL producer {path}{where} is a folder: give the .cti file itself"
+                               + (f" ({', '.join(producers[:3])} there)" if producers else ""))
     if not path.is_file():
         raise EdgeInspectError(f"GenTL producer {path}{where} not found: give the camera vendor's .cti file "
                                f"(--cti, 'cti:' in the camera YAML or {GENTL_PATH_VAR})")

@@ -148,6 +148,14 @@ def test_genicam_missing_cti_names_the_path(tmp_path):
         open_source("genicam", cti=missing)
 
 
+def test_genicam_cti_folder_says_to_give_the_file_in_it(tmp_path):
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "gentl.cti").write_bytes(b"")
+    with pytest.raises(EdgeInspectError, match=f"^GenTL producer {tmp_path / 'vendor'} is a folder: give the .cti "
+                                               r"file itself \(gentl.cti there\)$"):
+        open_source("genicam", cti=tmp_path / "vendor")
+
+
 def test_genicam_cti_that_is_not_a_library_names_the_path(tmp_path):
     bogus = tmp_path / "bogus.cti"
     bogus.write_text("not a shared library")
