@@ -93,15 +93,15 @@ class BenchOptions:
             raise EdgeInspectError(f"--threads must be >= 1, got {self.threads}")
         if self.streams is not None and not 1 <= self.streams <= MAX_ENGINE_STREAMS:
             raise EdgeInspectError(f"--streams must be in [1, {MAX_ENGINE_STREAMS}], got {self.streams}")
-        if not self.duration_s > 0:
-            raise EdgeInspectError(f"--duration-s must be > 0, got {self.duration_s:g}")
-        if not self.warmup_s >= 0:
-            raise EdgeInspectError(f"--warmup-s must be >= 0, got {self.warmup_s:g}")
+        if not 0 < self.duration_s < math.inf:
+            raise EdgeInspectError(f"--duration-s must be a finite number > 0, got {self.duration_s:g}")
+        if not 0 <= self.warmup_s < math.inf:
+            raise EdgeInspectError(f"--warmup-s must be a finite number >= 0, got {self.warmup_s:g}")
         if self.width_px is not None and self.width_px < 1:
             raise EdgeInspectError(f"--width-px must be >= 1, got {self.width_px}")
         if self.line_rate_hz is not None:
-            if not self.line_rate_hz > 0:
-                raise EdgeInspectError(f"--line-rate-hz must be > 0, got {self.line_rate_hz:g}")
+            if not 0 < self.line_rate_hz < math.inf:
+                raise EdgeInspectError(f"--line-rate-hz must be a finite number > 0, got {self.line_rate_hz:g}")
             if self.width_px is None and not self.pipeline:
                 raise EdgeInspectError("--line-rate-hz needs --width-px (pixels per line) to count the tiles per line")
         if self.plot is not None and Path(self.plot).suffix.lower() != ".png":

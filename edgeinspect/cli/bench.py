@@ -38,7 +38,7 @@ def bench(
         "--streams", min=1, max=MAX_ENGINE_STREAMS, help="Engine batches in flight at once, as run's engine_streams "
                                  "(ONNX Runtime; default: 2 on >= 2 cores).")] = None,
     duration_s: Annotated[float, typer.Option(
-        "--duration-s", "--duration", min=0.0, help="Timed seconds (engine mode; also the pipeline run).")] = 3.0,
+        "--duration-s", "--duration", min=0.0, help="Timed seconds, > 0 (engine mode; also the pipeline run).")] = 3.0,
     warmup_s: Annotated[float, typer.Option(
         "--warmup-s", "--warmup", min=0.0, help="Untimed warm-up seconds.")] = 1.0,
     width_px: Annotated[int | None, typer.Option(
@@ -46,7 +46,7 @@ def bench(
         help="Pixels per camera line, for the line-rate figures (--pipeline default: 2048).")] = None,
     line_rate_hz: Annotated[float | None, typer.Option(
         "--line-rate-hz", "--line-rate", min=0.0,
-        help="Camera line rate, lines/s: gives headroom and keeps_up.")] = None,
+        help="Camera line rate, lines/s, > 0: gives headroom and keeps_up.")] = None,
     overlap_px: Annotated[int, typer.Option(
         "--overlap-px", "--overlap", min=0, help="Tile overlap, px (as run).")] = _RUN.overlap_px,
     scale: Annotated[float, typer.Option("--scale", min=0.0, max=1.0, help="Inference scale (as run).")] = _RUN.scale,

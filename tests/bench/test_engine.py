@@ -110,6 +110,9 @@ def test_a_throttled_engine_double_keeps_up_with_a_slow_enough_camera():
     [
         (BenchOptions(line_rate_hz=1000.0), "needs --width-px"),
         (BenchOptions(duration_s=0.0), "--duration-s"),
+        (BenchOptions(duration_s=float("inf")), "--duration-s must be a finite number > 0, got inf"),  # ran forever
+        (BenchOptions(warmup_s=float("inf")), "--warmup-s must be a finite number >= 0, got inf"),
+        (BenchOptions(width_px=4096, line_rate_hz=float("inf")), "--line-rate-hz must be a finite number > 0, got inf"),
         (BenchOptions(batch=0), "--batch-size"),
         (BenchOptions(width_px=4096, overlap_px=64), "overlap_px"),
         (BenchOptions(overlap_px=64), "overlap_px must be in \\[0, 64\\)"),  # no camera width given
