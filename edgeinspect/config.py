@@ -410,11 +410,13 @@ def source_option_names() -> tuple[str, ...]:
                  and p.name not in ("camera", "max_frames"))
 
 
-#: Numeric ``source_options``: key → (minimum, exclusive, integer), checked before the source opens.
-SOURCE_OPTION_NUMBERS: dict[str, tuple[float, bool, bool]] = {
-    "width": (0, True, True), "lines_per_frame": (0, True, True), "seed": (0, False, True),
-    "bit_depth": (1, False, True), "loops": (1, False, True), "line_rate_hz": (0, True, False),
-    "fetch_timeout_s": (0, True, False), "defects_per_mpx": (0, False, False),
+#: Widest web line accepted, px (``source_options.width``): twice the widest line-scan sensors (32k).
+MAX_WIDTH_PX = 65536
+#: Numeric ``source_options``: key → (minimum, exclusive, integer, maximum or None), checked before the source opens.
+SOURCE_OPTION_NUMBERS: dict[str, tuple[float, bool, bool, float | None]] = {
+    "width": (0, True, True, MAX_WIDTH_PX), "lines_per_frame": (0, True, True, None), "seed": (0, False, True, None),
+    "bit_depth": (1, False, True, None), "loops": (1, False, True, None), "line_rate_hz": (0, True, False, None),
+    "fetch_timeout_s": (0, True, False, None), "defects_per_mpx": (0, False, False, None),
 }
 
 
@@ -431,9 +433,9 @@ def load_source_options(value: Any, path: Path) -> dict[str, Any]:
         if isinstance(item, float) and not math.isfinite(item):
             raise ConfigError(f"{path}: key 'source_options.{key}' must be finite, got {item!r}")
         if key in SOURCE_OPTION_NUMBERS:
-            minimum, exclusive, integer = SOURCE_OPTION_NUMBERS[key]
+            minimum, exclusive, integer, maximum = SOURCE_OPTION_NUMBERS[key]
             get_number({f"source_options.{key}": item}, f"source_options.{key}", path, minimum=minimum,
-                       exclusive=exclusive, integer=integer)
+                       exclusive=exclusive, integer=integer, maximum=maximum)
         elif key == "texture":
             get_str({"source_options.texture": item}, "source_options.texture", path)
     options = dict(value)

@@ -48,7 +48,8 @@ def test_synth_12_bit_mixed_with_progress_bar(tmp_path):
     (["--size", "0x5"], "--size"),
     (["--size", "64xabc"], "--size"),
     (["--bit-depth", "10"], "--bit-depth"),
-    (["--size", "64x100000"], "defects_per_mpx must be in [0, 5] at width 100000 px"),  # the default 20 does not fit
+    (["--size", "64x60000"], "defects_per_mpx must be in [0, 8] at width 60000 px"),  # the default 20 does not fit
+    (["--size", "64x100000"], "synthetic web: width must be <= 65536 px, got 100000"),
     (["--count", "200000000", "--size", "16x16"], "count must be <= 1,000,000 (6-digit file names)"),  # hung, filling memory
     (["--count", "999999", "--size", "4096x16"], "999,999 images × 4096 lines of one web pass its last line"),
 ])

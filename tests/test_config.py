@@ -88,6 +88,7 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("batch_size: 100000\n", "key 'batch_size' must be <= 256, got 100000"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
     ("source_options:\n  width: abc\n", "key 'source_options.width' must be an integer, got 'abc'"),
+    ("source_options:\n  width: 99999999999\n", "key 'source_options.width' must be <= 65536, got 99999999999"),
     ("source_options:\n  lines_per_frame: 0\n", "key 'source_options.lines_per_frame' must be > 0, got 0"),
     ("source_options:\n  line_rate_hz: fast\n", "key 'source_options.line_rate_hz' must be a number, got 'fast'"),
     ("source_options:\n  defects_per_mpx: abc\n", "key 'source_options.defects_per_mpx' must be a number"),

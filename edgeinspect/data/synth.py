@@ -127,6 +127,10 @@ class _Placed:
     row_start: np.ndarray   # (h + 1,) int64: offset of each mask row in mul/add
 
 
+#: Widest synthetic web, px (as ``edgeinspect.config.MAX_WIDTH_PX``).
+MAX_WEB_WIDTH_PX = 65536
+
+
 def _check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise EdgeInspectError(f"synthetic web: {name} must be an integer >= {low}, got {value!r}")
@@ -161,6 +165,8 @@ class SyntheticWeb:
                  defects_per_mpx: float = DEFAULT_DEFECTS_PER_MPX, artefacts: bool = True,
                  kinds: Sequence[str] = DEFECT_KINDS) -> None:
         self.width = _check_int("width", width, 16)
+        if self.width > MAX_WEB_WIDTH_PX:
+            raise EdgeInspectError(f"synthetic web: width must be <= {MAX_WEB_WIDTH_PX} px, got {self.width}")
         self.seed = _check_int("seed", seed, 0)
         if texture not in TEXTURES:
             raise EdgeInspectError(f"synthetic web: texture must be one of {', '.join(TEXTURES)}, got {texture!r}")
