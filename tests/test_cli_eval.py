@@ -121,3 +121,59 @@ def test_skip_bad_skips_an_undecodable_image_and_counts_it(pairs: Path, capsys) 
     report = json.loads(out)
     assert code == 0 and report["images"] == 9 and report["skipped"] == 1
     assert report["defects"]["truth"] == 7 and report["mIoU"] == 1.0
+
+
+def write_run_folder(root: Path, summary: object, *, truth: int = 1) -> Path:
+    """A run folder as `edgeinspect run` writes it (summary.json, truth.jsonl, defects.jsonl), hand-made."""
+    root.mkdir()
+    (root / "summary.json").write_text(summary if isinstance(summary, str) else json.dumps(summary))
+    record = json.dumps({"bbox_px": [0, 0, 10, 10], "area_mm2": 1.0, "kind": "hole"})
+    (root / "truth.jsonl").write_text("".join(record + "\n" for _ in range(truth)))
+    (root / "defects.jsonl").write_text(json.dumps({"bbox_px": [1, 1, 9, 9], "area_mm2": 1.1}) + "\n")
+    return root
+
+
+RUN_SUMMARY = {"lines_inspected": 2000, "frames_dropped": 0, "significant_area_mm2": 0.25}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize("summary, message", [
+    ("[1,2]", "not a JSON object; the file is damaged"),
+    ("{}", "missing key 'lines_inspected'; the file is damaged"),  # the table's first row was a TypeError
+    ({**RUN_SUMMARY, "significant_area_mm2": "x"},
+     "key 'significant_area_mm2' must be a number >= 0, got 'x'; the file is damaged"),
+    ({**RUN_SUMMARY, "lines_inspected": "x"}, "key 'lines_inspected' must be an integer >= 0, got 'x'; the file is damaged"),
+])
+def test_eval_run_with_a_damaged_summary_is_one_line_exit_2(tmp_path: Path, capsys, summary, message, as_json) -> None:
+    run = write_run_folder(tmp_path / "ev", summary)
+    code, out, err = run_main(["eval", "--run", str(run), *(["--json"] if as_json else [])], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"error: {run / 'summary.json'}: {message}\n"
+
+
+def test_eval_run_of_a_camera_run_without_truth_names_the_file(tmp_path: Path, capsys) -> None:
+    run = write_run_folder(tmp_path / "cam", RUN_SUMMARY)
+    (run / "truth.jsonl").unlink()
+    code, _, err = run_main(["eval", "--run", str(run)], capsys)
+    assert code == 2 and err == (f"error: {run / 'truth.jsonl'}: not found; only runs of sources that know their "
+                                 f"truth (sim) can be scored\n")
+
+
+def test_eval_run_without_true_defects_says_so_instead_of_100_percent(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per line
+    run = write_run_folder(tmp_path / "clean", RUN_SUMMARY, truth=0)
+    note = (f"{run / 'truth.jsonl'} holds no true defects: recall and area accuracy cannot be scored (n/a); "
+            f"every record counts as a false detection")
+    code, out, err = run_main(["eval", "--run", str(run)], capsys)
+    assert code == 0 and err == ""
+    assert out.endswith(f"\nnote: {note}\n")
+    recall = next(line for line in out.splitlines() if "recall" in line)
+    assert "n/a (significant: n/a)" in recall and "100" not in recall
+    assert "1 false of 1" in out
+    code, out, _ = run_main(["eval", "--run", str(run), "--json"], capsys)
+    score = json.loads(out)
+    assert code == 0 and score["note"] == note and score["recall"] is None and score["area"]["share_within_tol"] is None
+    # with one true defect: scored as before, no note
+    (run / "truth.jsonl").write_text(json.dumps({"bbox_px": [0, 0, 10, 10], "area_mm2": 1.0}) + "\n")
+    code, out, _ = run_main(["eval", "--run", str(run)], capsys)
+    assert code == 0 and "note:" not in out and "100.0 % (significant: 100.0 %)" in out

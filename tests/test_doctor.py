@@ -222,3 +222,15 @@ def test_clock_from_faked_chrony_output(monkeypatch):
     monkeypatch.setattr(doctor, "_run", lambda command: None)
     unknown = doctor._check_clock()
     assert unknown.status == WARN and "unknown" in unknown.message
+
+
+def test_overflowing_calibration_fails_naming_the_key(tmp_path, engine_dir, no_gentl):
+    """The same bound as `run` (load_calibration): 1e308 mm/px would give Infinity areas."""
+    calib = tmp_path / "c.yaml"
+    calib.write_text("mm_per_px: 1e308\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.25\n")
+    config = write_run_yaml(tmp_path / "r.yaml", camera="sim", calib=calib)
+    report = run_doctor(config=config, engine=engine_dir, out=tmp_path, infer=False)
+    check = next(c for c in report.checks if c.name == "calibration")
+    assert check.status == FAIL and report.exit_code == 1
+    assert check.message == (f"{calib}: key 'mm_per_px' must be in [1e-06, 1000] mm per pixel (outside that it is "
+                             f"a typo), got 1e+308")

@@ -115,8 +115,10 @@ def area_budget(area_mm2: float, errors: CalibrationErrors, *, budget: float = A
     """Budget of a disk-shaped defect of ``area_mm2``.
 
     Raises:
-        EdgeInspectError: ``area_mm2`` <= 0.
+        EdgeInspectError: ``area_mm2`` <= 0 or not finite (``--defect-mm2``).
     """
+    if not math.isfinite(area_mm2):  # inf, nan: the budget would print Infinity/NaN
+        raise EdgeInspectError(f"--defect-mm2 must be finite, got {area_mm2}")
     if not area_mm2 > 0:
         raise EdgeInspectError(f"--defect-mm2 must be > 0, got {area_mm2}")
     radius = math.sqrt(area_mm2 / math.pi)
@@ -135,6 +137,67 @@ def smallest_area_within(errors: CalibrationErrors, *, budget: float = AREA_TOLE
     return math.pi * radius ** 2
 
 
+#: ``meta:`` keys ``calib check`` reads: (section, key) → (minimum, integer).
+META_NUMBERS = {("across", "width_px"): (1, True), ("across", "residual_pct"): (0, False),
+                ("along", "rel_err_pct"): (0, False)}
+
+
+def read_budget_meta(path: Path) -> dict[str, dict]:
+    """The ``meta.across`` / ``meta.along`` figures ``calib check`` reads, checked.
+
+    ``meta:`` is written by ``calib camera`` and often edited by hand; ``run`` does not read it, so
+    only the keys read here are checked: ``meta``, ``meta.across`` and ``meta.along`` must be
+    mappings, ``meta.across.width_px`` an integer in [1, ``MAX_WIDTH_PX``], ``meta.across.residual_pct`` and
+    ``meta.along.rel_err_pct`` finite numbers >= 0 (``meta.along.rel_err_basis`` is shown as text).
+
+    Returns:
+        ``{"across": {...}, "along": {...}}`` (empty mappings where the file has no metadata).
+
+    Raises:
+        ConfigError: one line naming the file and the key (``meta.across.residual_pct``).
+    """
+    from edgeinspect.config import get_number, load_yaml_mapping
+    from edgeinspect.errors import ConfigError
+    from edgeinspect.stream.area import get_width_px
+
+    data = load_yaml_mapping(Path(path), "calibration")
+    meta = data.get("meta")
+    if meta is None:
+        return {"across": {}, "along": {}}
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path}: key 'meta' must be a mapping (as `calib camera` writes it), got {meta!r}")
+    sections = {}
+    for section in ("across", "along"):
+        value = meta.get(section)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: key 'meta.{section}' must be a mapping (as `calib camera` writes it), "
+                              f"got {value!r}")
+        sections[section] = dict(value)
+    for (section, key), (minimum, integer) in META_NUMBERS.items():
+        name = f"meta.{section}.{key}"
+        if key in sections[section]:
+            if key == "width_px":  # as the top-level key: an integer in [1, MAX_WIDTH_PX]
+                number = get_width_px({name: sections[section][key]}, name, path)
+            else:
+                number = get_number({name: sections[section][key]}, name, path, minimum=minimum, integer=integer)
+            if number is None:
+                del sections[section][key]
+            else:
+                sections[section][key] = number
+    return sections
+
+
+def _option_pct(name: str, value: float) -> float:
+    """A ``--rel-err-*-pct`` value as a fraction; EdgeInspectError naming the option."""
+    if not math.isfinite(value):
+        raise EdgeInspectError(f"{name} must be finite, got {value:g}")
+    if value < 0:
+        raise EdgeInspectError(f"{name} must be >= 0, got {value:g}")
+    return value / 100
+
+
 def calibration_errors(path: Path, *, rel_err_x_pct: float | None = None,
                        rel_err_y_pct: float | None = None) -> CalibrationErrors:
     """Pitches and relative errors of a calibration YAML (from its metadata, or given).
@@ -144,36 +207,34 @@ def calibration_errors(path: Path, *, rel_err_x_pct: float | None = None,
         rel_err_x_pct, rel_err_y_pct: override the across / along errors, %.
 
     Raises:
-        ConfigError: the file does not load.
+        ConfigError: the file does not load, or a ``meta:`` key read here is malformed
+            (:func:`read_budget_meta`), naming the file and the key.
+        EdgeInspectError: a ``--rel-err-*-pct`` is negative or not finite, naming the option.
     """
-    from edgeinspect.calibration.writer import read_meta
     from edgeinspect.stream.area import check_columns, load_calibration
 
     calibration = load_calibration(path)
-    meta = read_meta(path) or {}
-    width = calibration.width_px or (meta.get("across") or {}).get("width_px")
+    meta = read_budget_meta(path)
+    across, along = meta["across"], meta["along"]
+    width = calibration.width_px or across.get("width_px")
     if width:  # refused as `run` refuses it: a polynomial reaching 0 mm/px inside the width
         mm_per_px = float(np.mean(check_columns(calibration, int(width))))
     else:
         mm_per_px = float(calibration.mm_per_px_poly[0])
-    across, along = meta.get("across") or {}, meta.get("along") or {}
     if rel_err_x_pct is not None:
-        rel_x, basis_x = rel_err_x_pct / 100, "given (--rel-err-x-pct)"
+        rel_x, basis_x = _option_pct("--rel-err-x-pct", rel_err_x_pct), "given (--rel-err-x-pct)"
     elif "residual_pct" in across:
-        rel_x, basis_x = float(across["residual_pct"]) / 100, "fit residual (RMS scatter of mm/px about the fit)"
+        rel_x, basis_x = across["residual_pct"] / 100, "fit residual (RMS scatter of mm/px about the fit)"
     else:
         rel_x, basis_x = 0.0, "unknown (no calib camera metadata): counted as 0; give --rel-err-x-pct"
     if rel_err_y_pct is not None:
-        rel_y, basis_y = rel_err_y_pct / 100, "given (--rel-err-y-pct)"
+        rel_y, basis_y = _option_pct("--rel-err-y-pct", rel_err_y_pct), "given (--rel-err-y-pct)"
     elif "rel_err_pct" in along:
-        rel_y, basis_y = float(along["rel_err_pct"]) / 100, str(along.get("rel_err_basis", "from the metadata"))
+        rel_y, basis_y = along["rel_err_pct"] / 100, str(along.get("rel_err_basis", "from the metadata"))
     else:
         rel_y, basis_y = 0.0, "unknown (no calib camera metadata): counted as 0; give --rel-err-y-pct"
-    for name, value in (("--rel-err-x-pct", rel_x), ("--rel-err-y-pct", rel_y)):
-        if not (math.isfinite(value) and value >= 0):
-            raise EdgeInspectError(f"{name} must be >= 0, got {100 * value:g}")
-    return CalibrationErrors(Path(path), mm_per_px, calibration.mm_per_line, rel_x, rel_y, basis_x, basis_y,
-                             int(width) if width else None)
+    return CalibrationErrors(Path(path), mm_per_px, calibration.mm_per_line, float(rel_x), float(rel_y), basis_x,
+                             basis_y, int(width) if width else None)
 
 
 def check_calibration(path: Path, areas_mm2: list[float] | tuple[float, ...] = (), *,
@@ -194,7 +255,7 @@ def check_calibration(path: Path, areas_mm2: list[float] | tuple[float, ...] = (
     if not areas_mm2:
         calibration = load_calibration(path)
         areas_mm2 = [a for a in (calibration.significant_area_mm2, calibration.reject_area_mm2,
-                                 10 * calibration.reject_area_mm2) if a > 0]
+                                 10 * calibration.reject_area_mm2) if a > 0 and math.isfinite(a)]  # 10 × 1e308: inf
     budgets = tuple(area_budget(float(a), errors, budget=budget) for a in areas_mm2)
     return CalibrationCheck(errors, budgets, smallest_area_within(errors, budget=budget), budget,
                             errors.mm_per_line / errors.mm_per_px)

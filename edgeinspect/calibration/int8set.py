@@ -355,6 +355,8 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
         raise EdgeInspectError(f"--tile must be HxW with both >= 8 px, got {tile_hw}")
     if bit_depth is not None and not 8 <= bit_depth <= 16:
         raise EdgeInspectError(f"--bit-depth must be 8..16, got {bit_depth}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:  # numpy refuses a negative seed
+        raise EdgeInspectError(f"--seed must be an integer >= 0, got {seed!r}")
     source = Path(source)
     out = Path(root) / name
     if out.exists():

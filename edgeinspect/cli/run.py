@@ -191,3 +191,5 @@ def print_run_score(run_dir: Path, *, area_tolerance: float, as_json: bool, othe
         table.add_row("mask mIoU / mPA / Dice",
                       f"{pct(mask['mIoU'])} / {pct(mask['mPA'])} / {pct(mask['dice'])} ({mask['files']} files)")
     Console().print(table)
+    if "note" in score:  # a clean web: recall and area shares are n/a
+        Console(highlight=False, soft_wrap=True).print(f"note: {score['note']}", markup=False)

@@ -15,6 +15,12 @@ Calibration YAML (``calib/*.yaml``)::
     reject_area_mm2: 1.0            # verdict "reject" at or above this area
     significant_area_mm2: 0.25      # defects this large count in the area-accuracy score
 
+A column width (``mm_per_px``, every value of ``mm_per_px_poly`` within the width) and the line
+pitch (``mm_per_line``, ``encoder_pitch_mm`` × ``pulses_per_line``, ``web_speed_mm_s`` /
+``line_rate_hz``) must lie in [:data:`MIN_PITCH_MM`, :data:`MAX_PITCH_MM`] mm: a pixel over a metre
+or under a nanometre is a typo (``1e308``, ``1e-320``) and would overflow areas to ``Infinity``/``NaN``
+(not valid JSON) in ``defects.jsonl``.
+
 The area of a defect is the sum over its pixels of (its column's width × line pitch), so a
 per-column polynomial (lens distortion, a web that is not flat) is honoured pixel by pixel. Which
 pixels, and how much each counts (``area_from``):
@@ -37,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +60,14 @@ CALIBRATION_KEYS = (
     "reject_area_mm2", "significant_area_mm2",
     "meta",  # free-form provenance (source images, date, residuals) written by `calib camera`; not read here
 )
+
+#: Largest column width / line pitch accepted, mm (as ``calib camera`` bounds its target pitch).
+MAX_PITCH_MM = 1000.0
+#: Smallest column width / line pitch accepted, mm (1 nm: far below any optics).
+MIN_PITCH_MM = 1e-6
+#: Widest web accepted, px (line-scan sensors have up to ~32k; beyond this ``width_px`` is a typo
+#: that would only allocate terabytes of column widths).
+MAX_WIDTH_PX = 1_000_000
 
 #: Relative tolerance of the area-accuracy requirement (±20 %).
 AREA_TOLERANCE = 0.2
@@ -97,7 +112,8 @@ def load_calibration(path: Path) -> Calibration:
 
     Raises:
         ConfigError: one line naming the file and the key: unreadable file, unknown or missing
-            key, wrong type, value <= 0, or more than one way to give the same pitch.
+            key, wrong type, value <= 0, a pitch outside [MIN_PITCH_MM, MAX_PITCH_MM] mm, or more
+            than one way to give the same pitch.
     """
     path = Path(path)
     data = load_yaml_mapping(path, "calibration")
@@ -110,6 +126,7 @@ def load_calibration(path: Path) -> Calibration:
         raise ConfigError(f"{path}: keys 'mm_per_px' and 'mm_per_px_poly' exclude each other: keep one")
     if "mm_per_px" in data:
         poly: tuple[float, ...] = (float(get_number(data, "mm_per_px", path, minimum=0, exclusive=True)),)
+        _check_pitch(poly[0], path, "key 'mm_per_px' must be", "per pixel")
     else:
         raw = data["mm_per_px_poly"]
         if not isinstance(raw, list) or not raw:
@@ -119,6 +136,7 @@ def load_calibration(path: Path) -> Calibration:
         poly = tuple(float(v) for v in raw)
         if poly[0] <= 0:
             raise ConfigError(f"{path}: key 'mm_per_px_poly' must have a0 > 0 (width of column 0), got {poly[0]!r}")
+        _check_pitch(poly[0], path, "key 'mm_per_px_poly' must have a0 (width of column 0)", "per pixel")
 
     along = [
         key for key in ("mm_per_line", "encoder_pitch_mm", "web_speed_mm_s") if key in data
@@ -134,16 +152,23 @@ def load_calibration(path: Path) -> Calibration:
             raise ConfigError(f"{path}: key '{key}' needs key '{needs}'")
     if "mm_per_line" in data:
         mm_per_line = float(get_number(data, "mm_per_line", path, minimum=0, exclusive=True))
+        _check_pitch(mm_per_line, path, "key 'mm_per_line' must be", "per line")
     elif "encoder_pitch_mm" in data:
-        pitch = get_number(data, "encoder_pitch_mm", path, minimum=0, exclusive=True)
+        pitch = float(get_number(data, "encoder_pitch_mm", path, minimum=0, exclusive=True))
+        _check_pitch(pitch, path, "key 'encoder_pitch_mm' must be", "per pulse")
         pulses = get_number(data, "pulses_per_line", path, minimum=1, integer=True, default=1)
-        mm_per_line = float(pitch * pulses)
+        # compared before multiplying: an integer too large for a float cannot overflow the product
+        mm_per_line = pitch * pulses if pulses <= MAX_PITCH_MM / pitch else math.inf
+        _check_pitch(mm_per_line, path, "keys 'encoder_pitch_mm' × 'pulses_per_line' must give a line pitch", "per line",
+                     got=f"{pitch!r} × {pulses!r}")
     else:
         if "line_rate_hz" not in data:
             raise ConfigError(f"{path}: missing key 'line_rate_hz' (needed with 'web_speed_mm_s')")
-        speed = get_number(data, "web_speed_mm_s", path, minimum=0, exclusive=True)
-        rate = get_number(data, "line_rate_hz", path, minimum=0, exclusive=True)
-        mm_per_line = float(speed / rate)
+        speed = float(get_number(data, "web_speed_mm_s", path, minimum=0, exclusive=True))
+        rate = float(get_number(data, "line_rate_hz", path, minimum=0, exclusive=True))
+        mm_per_line = speed / rate  # finite numbers > 0: the quotient may still overflow to inf or underflow to 0
+        _check_pitch(mm_per_line, path, "keys 'web_speed_mm_s' / 'line_rate_hz' must give a line pitch", "per line",
+                     got=f"{speed!r} / {rate!r}")
 
     calibration = Calibration(
         path=path,
@@ -151,7 +176,7 @@ def load_calibration(path: Path) -> Calibration:
         mm_per_line=mm_per_line,
         reject_area_mm2=float(get_number(data, "reject_area_mm2", path, minimum=0, exclusive=True)),
         significant_area_mm2=float(get_number(data, "significant_area_mm2", path, minimum=0)),
-        width_px=get_number(data, "width_px", path, minimum=1, integer=True),
+        width_px=get_width_px(data, "width_px", path),
         camera=get_str(data, "camera", path),
     )
     get_str(data, "description", path)
@@ -160,20 +185,44 @@ def load_calibration(path: Path) -> Calibration:
     return calibration
 
 
+def get_width_px(data: dict, key: str, path: Path) -> int | None:
+    """An integer web width in [1, MAX_WIDTH_PX] px from ``data[key]`` (None when absent); ConfigError naming ``key``."""
+    width = get_number(data, key, path, minimum=1, integer=True)
+    if width is not None and width > MAX_WIDTH_PX:
+        raise ConfigError(f"{path}: key '{key}' must be <= {MAX_WIDTH_PX} px, got {width}")
+    return width
+
+
+def _check_pitch(value: float, path: Path, what: str, per: str, *, got: str | None = None) -> None:
+    """ConfigError unless ``MIN_PITCH_MM <= value <= MAX_PITCH_MM`` (``what``: e.g. "key 'mm_per_px' must be")."""
+    if not MIN_PITCH_MM <= value <= MAX_PITCH_MM:  # NaN fails too
+        raise ConfigError(f"{path}: {what} in [{MIN_PITCH_MM:g}, {MAX_PITCH_MM:g}] mm {per} "
+                          f"(outside that it is a typo), got {got or repr(value)}")
+
+
 def check_columns(calibration: Calibration, width_px: int) -> np.ndarray:
-    """Column widths for ``width_px`` columns; ConfigError if any is <= 0 or the width mismatches."""
+    """Column widths for ``width_px`` columns; ConfigError if any is <= 0, outside
+    [MIN_PITCH_MM, MAX_PITCH_MM] mm (or not finite), or the width mismatches."""
     where = calibration.path or "calibration"
     if calibration.width_px is not None and width_px != calibration.width_px:
         raise ConfigError(
             f"{where}: key 'width_px' is {calibration.width_px} but the camera delivers {width_px} px: "
             f"use the calibration of this camera"
         )
-    column_mm = calibration.column_mm(width_px)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge coefficients: inf/NaN, refused below
+        column_mm = calibration.column_mm(width_px)
     bad = np.flatnonzero(column_mm <= 0)
     if bad.size:
         raise ConfigError(
             f"{where}: key 'mm_per_px_poly' gives a width <= 0 at column {int(bad[0])} "
             f"({column_mm[bad[0]]:.4g} mm): fix the coefficients"
+        )
+    bad = np.flatnonzero(~((column_mm >= MIN_PITCH_MM) & (column_mm <= MAX_PITCH_MM)))
+    if bad.size:
+        key = "mm_per_px_poly" if len(calibration.mm_per_px_poly) > 1 else "mm_per_px"
+        raise ConfigError(
+            f"{where}: key '{key}' gives a width of {column_mm[bad[0]]:.10g} mm at column {int(bad[0])}, outside "
+            f"[{MIN_PITCH_MM:g}, {MAX_PITCH_MM:g}] mm per pixel: fix the coefficients"
         )
     return column_mm
 

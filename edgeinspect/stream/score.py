@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,12 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (Python's json reads ``NaN``/``Infinity``, which no run writes)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: Largest pixel coordinate in a record's box: beyond it the box does not fit int64 arithmetic.
+MAX_COORD = 2**53
 
 
 def _record_problem(record: object) -> str | None:
@@ -75,7 +81,7 @@ def _record_problem(record: object) -> str | None:
     if not isinstance(record, dict):
         return f"is a JSON {type(record).__name__}, not an object"
     box = record.get("bbox_px")
-    if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
+    if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) and abs(v) <= MAX_COORD for v in box)):
         return f"has no 'bbox_px' of 4 numbers (got {box!r})"
     if not _is_number(record.get("area_mm2")):
         return f"has no numeric 'area_mm2' (got {record.get('area_mm2')!r})"
@@ -238,22 +244,18 @@ def score_run(run_dir: Path, *, tolerance: float = AREA_TOLERANCE) -> dict[str, 
 
     Returns:
         :func:`score_records` keys, plus ``run``, ``lines_inspected``, ``frames_dropped`` and
-        ``mask`` (pixel scores) when the run saved masks.
+        ``mask`` (pixel scores) when the run saved masks. When ``truth.jsonl`` holds no defect (a
+        clean web), ``recall``, ``recall_significant`` and the area ``share_within_tol`` values are
+        None (not measured, rather than :func:`score_records`' 1.0 of nothing) and ``note`` says so.
 
     Raises:
         DataError: not a run folder, no ``truth.jsonl`` (the source did not know its truth), or a
-            damaged file.
+            damaged file (:func:`read_summary`, a JSONL line), naming the file and the key or line.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run folder not found")
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise DataError(f"{summary_path}: not found; the run did not finish (or this is not a run folder)")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise DataError(f"{summary_path}: not JSON; the file is damaged") from None
+    summary = read_summary(run_dir / "summary.json")
     if not (run_dir / "truth.jsonl").is_file():
         raise DataError(f"{run_dir / 'truth.jsonl'}: not found; only runs of sources that know their truth "
                         f"(sim) can be scored")
@@ -261,12 +263,60 @@ def score_run(run_dir: Path, *, tolerance: float = AREA_TOLERANCE) -> dict[str, 
     found = _read_jsonl(run_dir / "defects.jsonl")
     result: dict[str, Any] = {
         "run": str(run_dir),
-        "lines_inspected": summary.get("lines_inspected"),
-        "frames_dropped": summary.get("frames_dropped"),
+        "lines_inspected": summary["lines_inspected"],
+        "frames_dropped": summary["frames_dropped"],
     }
-    result |= score_records(found, truth, significant_area_mm2=float(summary.get("significant_area_mm2", 0.0)),
-                            tolerance=tolerance)
+    result |= score_records(found, truth, significant_area_mm2=summary["significant_area_mm2"], tolerance=tolerance)
+    if not truth:  # a clean web (sim with defects_per_mpx 0) still measures false alarms, nothing else
+        result["recall"] = result["recall_significant"] = result["area"]["share_within_tol"] = None
+        for size in result["area"].get("by_size", []):
+            size["share_within_tol"] = None
+        result["note"] = NO_TRUTH_NOTE.format(truth=run_dir / "truth.jsonl")
     pairs = mask_pairs(run_dir)
     if pairs:
         result["mask"] = score_masks(pairs)
     return result
+
+
+#: ``note`` of a run whose ``truth.jsonl`` holds no defect (recall and area shares are then None).
+NO_TRUTH_NOTE = ("{truth} holds no true defects: recall and area accuracy cannot be scored (n/a); "
+                 "every record counts as a false detection")
+
+#: ``summary.json`` keys :func:`score_run` and ``eval --run``'s table read: key → (integer, what).
+SUMMARY_NUMBERS = {
+    "lines_inspected": (True, "an integer >= 0"),
+    "frames_dropped": (True, "an integer >= 0"),
+    "significant_area_mm2": (False, "a number >= 0"),
+}
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """A run's ``summary.json`` with the keys scoring reads checked (:data:`SUMMARY_NUMBERS`).
+
+    Returns:
+        The whole mapping; ``lines_inspected``/``frames_dropped`` are ints, ``significant_area_mm2`` a float.
+
+    Raises:
+        DataError: missing, unreadable, not JSON, not a JSON object, or one of those keys missing or
+            not a finite number >= 0 (an integer for the counts), naming the file and the key.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: not found; the run did not finish (or this is not a run folder)")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: byte {error.start} is not UTF-8 text; the file is damaged") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise DataError(f"{path}: not JSON; the file is damaged") from None
+    if not isinstance(summary, dict):
+        raise DataError(f"{path}: not a JSON object; the file is damaged")
+    for key, (integer, what) in SUMMARY_NUMBERS.items():
+        if key not in summary:
+            raise DataError(f"{path}: missing key '{key}'; the file is damaged")
+        value = summary[key]
+        if not (_is_number(value) and value >= 0 and (isinstance(value, int) or not integer)):
+            raise DataError(f"{path}: key '{key}' must be {what}, got {value!r}; the file is damaged")
+    summary["significant_area_mm2"] = float(summary["significant_area_mm2"])
+    return summary

@@ -108,3 +108,88 @@ def test_cli_check_refuses_a_polynomial_reaching_zero_inside_the_metadata_width(
     err = capsys.readouterr().err.strip()
     assert err == (f"error: {path}: key 'mm_per_px_poly' gives a width <= 0 at column 1000 (0 mm): "
                    "fix the coefficients")
+
+
+BASE = "mm_per_px: 0.1\nmm_per_line: 0.1\nreject_area_mm2: 1\nsignificant_area_mm2: 0.25\n"
+
+
+def run_check(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calib", "check", *argv])
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("meta, message", [
+    ("meta: {across: {residual_pct: abc}}", "key 'meta.across.residual_pct' must be a number, got 'abc'"),
+    ("meta: {across: {residual_pct: .nan}}", "key 'meta.across.residual_pct' must be finite, got nan"),
+    ("meta: {across: {residual_pct: -1}}", "key 'meta.across.residual_pct' must be >= 0, got -1"),
+    ("meta: {across: {width_px: wide}}", "key 'meta.across.width_px' must be an integer, got 'wide'"),
+    ("meta: {across: {width_px: 0.5}}", "key 'meta.across.width_px' must be an integer, got 0.5"),  # was nan mm², rc 0
+    ("meta: {across: {width_px: 0}}", "key 'meta.across.width_px' must be >= 1, got 0"),
+    ("meta: {across: {width_px: 10000000}}", "key 'meta.across.width_px' must be <= 1000000 px, got 10000000"),
+    ("meta: {along: 5}", "key 'meta.along' must be a mapping (as `calib camera` writes it), got 5"),
+    ("meta: {across: [1, 2]}", "key 'meta.across' must be a mapping (as `calib camera` writes it), got [1, 2]"),
+    ("meta: 5", "key 'meta' must be a mapping (as `calib camera` writes it), got 5"),
+    # the value came from the file, not from --rel-err-y-pct: the file and the key are named
+    ("meta: {along: {rel_err_pct: -5}}", "key 'meta.along.rel_err_pct' must be >= 0, got -5"),
+])
+def test_cli_check_names_the_file_and_the_meta_key(tmp_path, capsys, meta, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE + meta + "\n")
+    code, out, err = run_check([str(path)], capsys)
+    assert (code, out, err) == (2, "", f"error: {path}: {message}\n")
+
+
+def test_meta_values_the_options_override_are_still_checked_and_empty_sections_are_fine(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE + "meta: {across: null, along: {}, images: [a.png], other: x}\n")
+    errors = calibration_errors(path)
+    assert errors.rel_err_x == errors.rel_err_y == 0.0 and "unknown" in errors.basis_x
+    path.write_text(BASE + "meta: {across: {residual_pct: 0.4, width_px: 1000}, along: {rel_err_pct: 0.6, "
+                           "rel_err_basis: 7}}\n")
+    errors = calibration_errors(path)
+    assert (errors.rel_err_x, errors.rel_err_y, errors.basis_y, errors.width_px) == (0.004, 0.006, "7", 1000)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--rel-err-x-pct", "inf"], "--rel-err-x-pct must be finite, got inf"),
+    (["--rel-err-y-pct", "inf"], "--rel-err-y-pct must be finite, got inf"),  # typer's min=0 lets inf through
+    (["--defect-mm2", "inf"], "--defect-mm2 must be finite, got inf"),   # printed Infinity/NaN, rc 0
+    (["--defect-mm2", "nan", "--json"], "--defect-mm2 must be finite, got nan"),
+    (["--defect-mm2", "0"], "--defect-mm2 must be > 0, got 0.0"),
+])
+def test_cli_check_names_the_option_when_the_value_came_from_it(calib, capsys, argv, message):
+    code, out, err = run_check([str(calib), *argv], capsys)
+    assert (code, out, err) == (2, "", f"error: {message}\n")
+
+
+def test_api_names_the_option_for_a_nan_error_pct(calib):
+    with pytest.raises(EdgeInspectError) as info:
+        calibration_errors(calib, rel_err_y_pct=float("nan"))
+    assert str(info.value) == "--rel-err-y-pct must be finite, got nan"
+    with pytest.raises(EdgeInspectError) as info:
+        calibration_errors(calib, rel_err_x_pct=-1.0)
+    assert str(info.value) == "--rel-err-x-pct must be >= 0, got -1"
+
+
+def test_a_huge_reject_area_gives_finite_default_sizes(tmp_path, capsys):
+    """The default sizes include 10 × reject_area_mm2: 10 × 1e308 is inf, left out rather than printed as NaN."""
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE.replace("reject_area_mm2: 1\n", "reject_area_mm2: 1e308\n"))
+    code, out, _ = run_check([str(path), "--json"], capsys)
+    assert code == 0 and "Infinity" not in out and "NaN" not in out
+    assert [d["area_mm2"] for d in json.loads(out)["defects"]] == [0.25, 1e308]
+
+
+def test_cli_check_exits_1_when_the_calibration_alone_exceeds_the_budget(tmp_path, capsys):
+    """A go-live check (README "Commissioning a line"): a script running it stops at a bad calibration."""
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE + "meta: {across: {residual_pct: 15}, along: {rel_err_pct: 6, rel_err_basis: encoder}}\n")
+    code, out, err = run_check([str(path), "--defect-mm2", "1"], capsys)
+    assert (code, err) == (1, "") and out.rstrip().endswith("the calibration alone exceeds the budget: recalibrate")
+    code, out, err = run_check([str(path), "--json"], capsys)
+    assert (code, err) == (1, "") and json.loads(out)["smallest_mm2"] is None
+    # inside the budget: 0, also when the rows of small defects are over it (the pixel grid alone)
+    code, out, _ = run_check([str(path), "--defect-mm2", "0.25", "--rel-err-x-pct", "0", "--rel-err-y-pct", "0"], capsys)
+    assert code == 0 and "smallest defect inside the budget" in out

@@ -203,3 +203,16 @@ def test_cli_int8_bad_options(tmp_path, pairs, capsys, argv, named):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and named in err
+
+
+def test_cli_int8_negative_seed_is_a_one_line_error(tmp_path, pairs, capsys):
+    """Like `synth` and `train`: --seed has a range (min 0); numpy raised ValueError on -1."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calib", "int8", str(pairs), "--name", "a", "--count", "4", "--seed", "-1", "--root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: edgeinspect calib int8: Invalid value for '--seed'") and err.count("\n") == 1
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(EdgeInspectError) as info:  # the library call refuses it too
+        select_int8_set(pairs, name="a", root=tmp_path, count=4, seed=-1)
+    assert str(info.value) == "--seed must be an integer >= 0, got -1"

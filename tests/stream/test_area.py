@@ -150,3 +150,77 @@ def test_a_blob_with_the_trackers_peak_and_mean_is_recorded_with_them(tmp_path):
     given = area.defect(Blob(bbox_px=(10, 50, 13, 52), mask=ell, prob=prob, max_prob=0.95, mean_prob=0.5), 1)
     assert plain.max_prob == pytest.approx(0.9) and plain.mean_prob == pytest.approx(0.75)
     assert (given.max_prob, given.mean_prob) == (0.95, 0.5) and given.area_px == plain.area_px == 4
+
+
+AREAS = "reject_area_mm2: 1\nsignificant_area_mm2: 0.25\n"
+PITCH_RANGE = "[1e-06, 1000] mm"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("mm_per_px: 1e308\nmm_per_line: 0.1\n",
+     f"key 'mm_per_px' must be in {PITCH_RANGE} per pixel (outside that it is a typo), got 1e+308"),
+    ("mm_per_px: 1000.5\nmm_per_line: 0.1\n",
+     f"key 'mm_per_px' must be in {PITCH_RANGE} per pixel (outside that it is a typo), got 1000.5"),
+    ("mm_per_px: 1e-320\nmm_per_line: 0.1\n",
+     f"key 'mm_per_px' must be in {PITCH_RANGE} per pixel (outside that it is a typo), got 1e-320"),
+    ("mm_per_px: 0.1\nmm_per_line: 1e308\n",
+     f"key 'mm_per_line' must be in {PITCH_RANGE} per line (outside that it is a typo), got 1e+308"),
+    ("mm_per_px_poly: [2000, 0.1]\nmm_per_line: 0.1\n",
+     f"key 'mm_per_px_poly' must have a0 (width of column 0) in {PITCH_RANGE} per pixel (outside that it is a typo), "
+     f"got 2000.0"),
+    ("mm_per_px_poly: [0.1, 1]\nwidth_px: 2048\nmm_per_line: 0.1\n",  # 0.1 + c mm: over 1000 mm from column 1000
+     f"key 'mm_per_px_poly' gives a width of 1000.1 mm at column 1000, outside {PITCH_RANGE} per pixel: "
+     f"fix the coefficients"),
+    ("mm_per_px_poly: [0.1, 1e300, 1e300]\nwidth_px: 100\nmm_per_line: 0.1\n",  # overflows to inf in float64
+     f"key 'mm_per_px_poly' gives a width of 2e+300 mm at column 1, outside {PITCH_RANGE} per pixel: "
+     f"fix the coefficients"),
+    ("mm_per_px: 0.1\nencoder_pitch_mm: 5000\n",
+     f"key 'encoder_pitch_mm' must be in {PITCH_RANGE} per pulse (outside that it is a typo), got 5000.0"),
+    ("mm_per_px: 0.1\nencoder_pitch_mm: 500\npulses_per_line: 3\n",
+     f"keys 'encoder_pitch_mm' × 'pulses_per_line' must give a line pitch in {PITCH_RANGE} per line "
+     f"(outside that it is a typo), got 500.0 × 3"),
+    ("mm_per_px: 0.1\nweb_speed_mm_s: 1e308\nline_rate_hz: 1e-300\n",  # the quotient overflows to inf
+     f"keys 'web_speed_mm_s' / 'line_rate_hz' must give a line pitch in {PITCH_RANGE} per line "
+     f"(outside that it is a typo), got 1e+308 / 1e-300"),
+    ("mm_per_px: 0.1\nweb_speed_mm_s: 1e-300\nline_rate_hz: 1e300\n",  # ... or underflows to 0
+     f"keys 'web_speed_mm_s' / 'line_rate_hz' must give a line pitch in {PITCH_RANGE} per line "
+     f"(outside that it is a typo), got 1e-300 / 1e+300"),
+    ("mm_per_px: 0.1\nmm_per_line: 0.1\nwidth_px: 1000000000000\n",  # would allocate 8 TB of column widths
+     "key 'width_px' must be <= 1000000 px, got 1000000000000"),
+])
+def test_pitches_outside_a_physical_range_are_refused_naming_the_key(tmp_path, text, message):
+    path = write(tmp_path, text + AREAS)
+    with pytest.raises(ConfigError) as info:
+        load_calibration(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_pitches_at_the_bounds_load_and_give_finite_areas(tmp_path):
+    calib = load_calibration(write(tmp_path, "mm_per_px: 1000\nmm_per_line: 1000\n" + AREAS))
+    area = AreaEstimator(calib, width_px=4096)
+    assert area.area_mm2(np.ones((4, 4096), bool)) == pytest.approx(4 * 4096 * 1e6)
+    assert load_calibration(write(tmp_path, "mm_per_px: 1e-6\nmm_per_line: 1e-6\n" + AREAS, "small.yaml"))
+
+
+def test_a_polynomial_over_the_bound_within_the_run_width_is_refused_by_the_estimator(tmp_path):
+    """Without width_px the polynomial is checked against the width the camera delivers."""
+    calib = load_calibration(write(tmp_path, "mm_per_px_poly: [0.1, 1]\nmm_per_line: 0.1\n" + AREAS))
+    assert AreaEstimator(calib, width_px=1000).column_mm[-1] == pytest.approx(999.1)
+    with pytest.raises(ConfigError) as info:
+        AreaEstimator(calib, width_px=2048)
+    assert str(info.value) == (f"{calib.path}: key 'mm_per_px_poly' gives a width of 1000.1 mm at column 1000, "
+                               f"outside {PITCH_RANGE} per pixel: fix the coefficients")
+
+
+def test_run_refuses_an_overflowing_calibration_before_writing_defects(tmp_path, capsys):
+    """mm_per_px = mm_per_line = 1e308 used to write Infinity/NaN (not JSON) into defects.jsonl."""
+    from edgeinspect.cli import main
+
+    path = write(tmp_path, "mm_per_px: 1e308\nmm_per_line: 1e308\n" + AREAS)
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--camera", "sim", "--lines", "256", "--calib", str(path), "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (f"error: {path}: key 'mm_per_px' must be in {PITCH_RANGE} per pixel "
+                                       f"(outside that it is a typo), got 1e+308\n")
+    assert not (out / "defects.jsonl").exists()

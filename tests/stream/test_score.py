@@ -93,7 +93,7 @@ def _run_folder(tmp_path, defects_text: bytes):
 
     run = tmp_path / "run"
     run.mkdir()
-    (run / "summary.json").write_text(json.dumps({"significant_area_mm2": 0.25, "lines_inspected": 100}))
+    (run / "summary.json").write_text(json.dumps({"significant_area_mm2": 0.25, "lines_inspected": 100, "frames_dropped": 0}))
     (run / "truth.jsonl").write_text(json.dumps(rec((0, 0, 10, 10), 1.0)) + "\n")
     (run / "defects.jsonl").write_bytes(defects_text)
     return run
@@ -120,3 +120,92 @@ def test_a_damaged_run_record_is_one_line_naming_the_file_and_line(tmp_path, bad
     assert text.startswith(f"{run / 'defects.jsonl'}: ") and message in text and "\n" not in text
     (run / "defects.jsonl").write_bytes(good)
     assert score_run(run)["recall"] == 1.0  # the same folder with its good line only scores
+
+
+def _scorable_run(tmp_path, summary_text: str, truth_lines: int = 1):
+    import json
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(summary_text)
+    (run / "truth.jsonl").write_text("".join(json.dumps(rec((0, 0, 10, 10), 1.0)) + "\n" for _ in range(truth_lines)))
+    (run / "defects.jsonl").write_text(json.dumps(rec((1, 1, 9, 9), 1.1)) + "\n")
+    return run
+
+
+GOOD_SUMMARY = '{"lines_inspected": 100, "frames_dropped": 0, "significant_area_mm2": 0.25}'
+
+
+@pytest.mark.parametrize("summary_text, message", [
+    ("[1, 2]", "not a JSON object; the file is damaged"),
+    ('"text"', "not a JSON object; the file is damaged"),
+    ("{}", "missing key 'lines_inspected'; the file is damaged"),
+    ('{"lines_inspected": 100, "significant_area_mm2": 0.25}', "missing key 'frames_dropped'; the file is damaged"),
+    ('{"lines_inspected": 100, "frames_dropped": 0}', "missing key 'significant_area_mm2'; the file is damaged"),
+    ('{"lines_inspected": 100, "frames_dropped": 0, "significant_area_mm2": "x"}',
+     "key 'significant_area_mm2' must be a number >= 0, got 'x'; the file is damaged"),
+    ('{"lines_inspected": 100, "frames_dropped": 0, "significant_area_mm2": -1}',
+     "key 'significant_area_mm2' must be a number >= 0, got -1; the file is damaged"),
+    ('{"lines_inspected": 100, "frames_dropped": 0, "significant_area_mm2": NaN}',
+     "key 'significant_area_mm2' must be a number >= 0, got nan; the file is damaged"),
+    ('{"lines_inspected": "x", "frames_dropped": 0, "significant_area_mm2": 0.25}',
+     "key 'lines_inspected' must be an integer >= 0, got 'x'; the file is damaged"),
+    ('{"lines_inspected": 1.5, "frames_dropped": 0, "significant_area_mm2": 0.25}',
+     "key 'lines_inspected' must be an integer >= 0, got 1.5; the file is damaged"),
+    ('{"lines_inspected": 100, "frames_dropped": true, "significant_area_mm2": 0.25}',
+     "key 'frames_dropped' must be an integer >= 0, got True; the file is damaged"),
+])
+def test_a_damaged_summary_is_one_line_naming_the_file_and_key(tmp_path, summary_text, message):
+    from edgeinspect.errors import DataError
+    from edgeinspect.stream.score import score_run
+
+    run = _scorable_run(tmp_path, summary_text)
+    with pytest.raises(DataError) as info:
+        score_run(run)
+    assert str(info.value) == f"{run / 'summary.json'}: {message}"
+    (run / "summary.json").write_text(GOOD_SUMMARY)
+    assert score_run(run)["recall"] == 1.0  # the same folder with a whole summary scores
+
+
+def test_a_summary_that_is_not_utf8_is_one_line(tmp_path):
+    from edgeinspect.errors import DataError
+    from edgeinspect.stream.score import score_run
+
+    run = _scorable_run(tmp_path, GOOD_SUMMARY)
+    (run / "summary.json").write_bytes(b'{"lines_inspected": \xff}')
+    with pytest.raises(DataError) as info:
+        score_run(run)
+    assert str(info.value) == f"{run / 'summary.json'}: byte 20 is not UTF-8 text; the file is damaged"
+
+
+@pytest.mark.parametrize("bad_line, message", [
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": Infinity}', "line 1 has no numeric 'area_mm2' (got inf)"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": NaN}', "line 1 has no numeric 'area_mm2' (got nan)"),
+    (b'{"bbox_px": [NaN, 0, 5, 5], "area_mm2": 1.0}', "line 1 has no 'bbox_px' of 4 numbers (got [nan, 0, 5, 5])"),
+    (b'{"bbox_px": [1e300, 0, 5, 5], "area_mm2": 1.0}', "line 1 has no 'bbox_px' of 4 numbers (got [1e+300, 0, 5, 5])"),
+])
+def test_non_finite_records_are_damaged_not_a_traceback(tmp_path, bad_line, message):
+    """A run written with an overflowing calibration held Infinity/NaN (not JSON); huge boxes overflow int64."""
+    from edgeinspect.errors import DataError
+    from edgeinspect.stream.score import score_run
+
+    run = _run_folder(tmp_path, bad_line + b"\n")
+    with pytest.raises(DataError) as info:
+        score_run(run)
+    assert str(info.value) == f"{run / 'defects.jsonl'}: {message}; the file is damaged"
+
+
+def test_a_run_without_true_defects_scores_recall_and_area_as_not_measured(tmp_path):
+    from edgeinspect.stream.score import score_run
+
+    run = _scorable_run(tmp_path, GOOD_SUMMARY, truth_lines=0)
+    score = score_run(run)
+    assert score["truth"] == 0 and score["recall"] is None and score["recall_significant"] is None
+    assert score["area"]["share_within_tol"] is None and score["area"]["scored"] == 0
+    assert all(size["share_within_tol"] is None for size in score["area"]["by_size"])
+    assert (score["predicted"], score["false"], score["precision"]) == (1, 1, 0.0)  # false alarms still count
+    assert score["note"] == (f"{run / 'truth.jsonl'} holds no true defects: recall and area accuracy cannot be "
+                             f"scored (n/a); every record counts as a false detection")
+    (run / "truth.jsonl").write_text('{"bbox_px": [0, 0, 10, 10], "area_mm2": 1.0}\n')
+    score = score_run(run)
+    assert score["recall"] == 1.0 and "note" not in score
