@@ -152,7 +152,7 @@ def get_number(data: dict[str, Any], key: str, path: Path, *, minimum: float | N
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{path}: key '{key}' must be {kind}, got {value!r}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may not fit a float)
         raise ConfigError(f"{path}: key '{key}' must be finite, got {value!r}")
     if minimum is not None and (value <= minimum if exclusive else value < minimum):
         raise ConfigError(f"{path}: key '{key}' must be {'>' if exclusive else '>='} {minimum:g}, got {value!r}")

@@ -85,6 +85,7 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("engine_streams: 1.5\n", "key 'engine_streams' must be an integer"),
     ("engine_threads: 100000\n", "key 'engine_threads' must be <= 256, got 100000"),
     ("engine_threads: 99999999999999999999999\n", "key 'engine_threads' must be <= 256"),
+    ("engine_threads: " + "9" * 400 + "\n", "key 'engine_threads' must be <= 256"),  # no float holds it: OverflowError
     ("batch_size: 100000\n", "key 'batch_size' must be <= 256, got 100000"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
     ("source_options:\n  width: abc\n", "key 'source_options.width' must be an integer, got 'abc'"),
