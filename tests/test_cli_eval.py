@@ -177,3 +177,14 @@ def test_eval_run_without_true_defects_says_so_instead_of_100_percent(tmp_path: 
     (run / "truth.jsonl").write_text(json.dumps({"bbox_px": [0, 0, 10, 10], "area_mm2": 1.0}) + "\n")
     code, out, _ = run_main(["eval", "--run", str(run)], capsys)
     assert code == 0 and "note:" not in out and "100.0 % (significant: 100.0 %)" in out
+
+
+def test_a_file_given_for_a_folder_says_so(pairs: Path, tmp_path: Path, capsys) -> None:
+    image = sorted((pairs / "images").iterdir())[0]
+    code, _, err = run_main(["eval", "--data", str(pairs), "--pred", str(image)], capsys)
+    assert code == 2 and err.strip() == f"error: {image}: is a file; --pred takes the folder of predicted masks"
+    summary = tmp_path / "run1" / "summary.json"
+    summary.parent.mkdir()
+    summary.write_text("{}")
+    code, _, err = run_main(["eval", "--run", str(summary)], capsys)
+    assert code == 2 and err.strip() == f"error: {summary}: is a file; --run takes the run folder ({summary.parent})"

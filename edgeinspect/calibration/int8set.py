@@ -348,7 +348,7 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
     from edgeinspect.stream.sinks import write_png
 
     if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise EdgeInspectError(f"--name {name!r}: give a plain folder name (no '/')")
+        raise EdgeInspectError(f"--name {name!r}: give a plain folder name (not empty, no '/', not starting with '.')")
     if count < 1:
         raise EdgeInspectError(f"--count must be >= 1, got {count}")
     if len(tile_hw) != 2 or min(tile_hw) < 8:

@@ -104,7 +104,8 @@ def evaluate(
         return
 
     if pred is not None and not pred.is_dir():
-        raise DataError(f"{pred}: prediction folder not found (--pred)")
+        raise DataError(f"{pred}: " + ("is a file; --pred takes the folder of predicted masks" if pred.exists()
+                                       else "prediction folder not found (--pred)"))
 
     from edgeinspect.data.datasets import open_dataset
     from edgeinspect.metrics import evaluate_masks

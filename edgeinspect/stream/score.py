@@ -254,7 +254,8 @@ def score_run(run_dir: Path, *, tolerance: float = AREA_TOLERANCE) -> dict[str, 
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: run folder not found")
+        raise DataError(f"{run_dir}: " + (f"is a file; --run takes the run folder ({run_dir.parent})"
+                                          if run_dir.exists() else "run folder not found"))
     summary = read_summary(run_dir / "summary.json")
     if not (run_dir / "truth.jsonl").is_file():
         raise DataError(f"{run_dir / 'truth.jsonl'}: not found; only runs of sources that know their truth "
