@@ -77,13 +77,12 @@ def train_command(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable samples instead of stopping.")] = False,
 ) -> None:
     """Train a seed network (LPC-Net, PSIC-Net, LSA-Net, AnomalySeg) with validation, best checkpoint and test metrics."""
-    from edgeinspect.train.recipe import resolve_recipe
+    from edgeinspect.train.recipe import key_sources, resolve_recipe
 
+    base = dict(model=model, recipe_path=recipe_file, run_recipe=out / "recipe.yaml" if resume else None,
+                set_items=tuple(set_items or ()))
     recipe = resolve_recipe(
-        model=model,
-        recipe_path=recipe_file,
-        run_recipe=out / "recipe.yaml" if resume else None,
-        set_items=tuple(set_items or ()),
+        **base,
         options={
             "--batch": ("optim.batch", batch),
             "--lr": ("optim.lr", lr),
@@ -97,6 +96,7 @@ def train_command(
         epochs_seg=epochs_seg,
         p_set=p_set,
     )
+    sources = key_sources(**base)  # where model_kwargs came from, for the errors of building the model
 
     from rich.console import Console
 
@@ -105,7 +105,7 @@ def train_command(
     console = Console(stderr=True, highlight=False)
     with _progress(console) as progress:
         best = train(recipe, data, out, format=data_format, resume=resume, skip_bad=skip_bad,
-                     max_minutes=max_minutes, events=_RichEvents(progress, console))
+                     max_minutes=max_minutes, events=_RichEvents(progress, console), sources=sources)
     _print_summary(Console(highlight=False), out, best)
 
 

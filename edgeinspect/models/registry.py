@@ -14,15 +14,81 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
 from edgeinspect.errors import EdgeInspectError
 
-__all__ = ["register_model", "create_model", "list_models", "is_model"]
+__all__ = ["ModelOptionError", "register_model", "create_model", "first_line", "list_models", "is_model"]
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+class ModelOptionError(EdgeInspectError):
+    """A constructor option of a registered network has a value the network cannot be built with.
+
+    Attributes:
+        model: registered name.
+        option: the keyword that alone gives the error, or None when no single one does.
+        value: its value (None when ``option`` is None).
+        reason: what the constructor said (first line), or which layer came out empty.
+    """
+
+    def __init__(self, model: str, option: str | None, value: Any, reason: str, options: list[str]) -> None:
+        self.model, self.option, self.value, self.reason = model, option, value, reason
+        where = f"option {option}={value!r}" if option is not None else f"options {', '.join(options)}"
+        super().__init__(f"model {model}: {where}: {reason}")
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of ``str(error)`` (at most ``limit`` characters), or the exception's type name."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit].rstrip(" :") if text else type(error).__name__
+
+
+def _construct(fn: Callable[..., nn.Module], kwargs: dict[str, Any]) -> tuple[nn.Module | None, Exception | None]:
+    """``fn(**kwargs)`` → ``(model, None)``, or ``(None, error)`` for a ValueError/TypeError/RuntimeError
+    of the constructor or a layer with a 0-element weight (an option gave it no channels).
+
+    The constructor's warnings are held back and re-issued only for a model that is returned (torch
+    warns "Initializing zero-element tensors" for the empty layers this rejects). A TypeError for an
+    unexpected keyword propagates.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            model = fn(**kwargs)
+        except TypeError as error:
+            if "unexpected keyword argument" in str(error):
+                raise
+            return None, error
+        except (ValueError, RuntimeError) as error:
+            return None, error
+    empty = next((name for name, p in model.named_parameters() if p.numel() == 0), None)
+    if empty is not None:
+        return None, ValueError(f"layer '{empty.rsplit('.', 1)[0]}' gets 0 channels")
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return model, None
+
+
+def _culprit(fn: Callable[..., nn.Module], kwargs: dict[str, Any], reason: str) -> str | None:
+    """The keyword of ``kwargs`` that alone gives ``reason`` (else the first that alone fails), or None."""
+    if len(kwargs) == 1:
+        return next(iter(kwargs))
+    failing = []
+    for name, value in kwargs.items():
+        try:
+            _, error = _construct(fn, {name: value})
+        except EdgeInspectError as raised:
+            error = raised
+        if error is not None and first_line(error) == reason:
+            return name
+        if error is not None:
+            failing.append(name)
+    return failing[0] if failing else None
 
 
 def _canonical(name: str) -> str:
@@ -65,16 +131,24 @@ def create_model(name: str, **kwargs) -> nn.Module:
 
     Raises:
         EdgeInspectError: for an unknown name (the message lists the valid ones) or a bad option.
+        ModelOptionError: (an ``EdgeInspectError``) an option's value the network cannot be built with:
+            the constructor raised ValueError/TypeError/RuntimeError, or a layer came out with no
+            channels; names the option when one alone gives the error.
     """
     key = _canonical(name)
     if key not in _MODELS:
         raise EdgeInspectError(f"unknown model {name!r}: choose one of {', '.join(list_models())}")
+    fn = _MODELS[key]
     try:
-        model = _MODELS[key](**kwargs)
-    except TypeError as error:
-        if "unexpected keyword argument" not in str(error):
-            raise
-        raise EdgeInspectError(f"model {key}: {error}; see the model's docstring for its options") from None
+        model, error = _construct(fn, kwargs)
+    except TypeError as unexpected:
+        raise EdgeInspectError(f"model {key}: {unexpected}; see the model's docstring for its options") from None
+    if error is not None:
+        if not kwargs:
+            raise error  # the defaults fail: a bug of the network, not an option
+        reason = first_line(error)
+        option = _culprit(fn, kwargs, reason)
+        raise ModelOptionError(key, option, kwargs.get(option), reason, list(kwargs)) from None
     model.arch = key
     model.init_kwargs = dict(kwargs)
     return model

@@ -35,7 +35,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ from edgeinspect.train.families import LPCNetSchedule, trainer_of
 from edgeinspect.train.families.base import StepContext
 from edgeinspect.train.families.lpcnet import stage_loss
 from edgeinspect.train.losses import LossWeights, loss_weights
-from edgeinspect.train.recipe import OptimCfg, Recipe, recipe_from_dict, recipe_to_dict, save_recipe
+from edgeinspect.train.recipe import OptimCfg, Recipe, recipe_from_dict, recipe_to_dict, save_recipe, source_of
 
 __all__ = ["RunFiles", "TrainEvents", "build_model", "learning_rate", "make_optimizer", "stage_loss", "stage_of", "train"]
 
@@ -130,13 +130,21 @@ def stage_of(epoch: int, recipe: Recipe) -> tuple[str, LossWeights | None]:
     return ("seg+pcm" if weights.pcm_on else "seg"), weights
 
 
-def build_model(recipe: Recipe) -> torch.nn.Module:
+def build_model(recipe: Recipe, *, sources: Mapping[str, str] | None = None) -> torch.nn.Module:
     """``create_model(recipe.model, input_size=recipe.data.input_hw, **recipe.model_kwargs)``.
 
+    Args:
+        recipe: the effective recipe.
+        sources: where the recipe's keys came from (:func:`~edgeinspect.train.recipe.key_sources`),
+            named in the errors; None = "recipe".
+
     Raises:
-        ConfigError: unknown model, ``input_size`` given twice, or a model without its family's training API.
+        ConfigError: unknown model, ``input_size`` given twice, a ``model_kwargs`` value the model cannot
+            be built with (names the key, its source and the constructor's reason), or a model without
+            its family's training API.
     """
     from edgeinspect.models import create_model
+    from edgeinspect.models.registry import ModelOptionError
 
     kwargs = dict(recipe.model_kwargs)
     if recipe.data.input_hw is not None:
@@ -145,6 +153,11 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
         kwargs["input_size"] = tuple(recipe.data.input_hw)
     try:
         model = create_model(recipe.model, **kwargs)
+    except ModelOptionError as error:
+        if recipe.data.input_hw is not None and error.option == "input_size":
+            height, width = recipe.data.input_hw
+            raise ConfigError(f"recipe key 'data.input_hw' (--size) {height}x{width}: {error}") from None
+        raise _model_kwargs_error(recipe, sources, error.option, error.reason, "cannot be built") from None
     except EdgeInspectError as error:
         if recipe.data.input_hw is not None and "input_size" in str(error):
             height, width = recipe.data.input_hw
@@ -152,6 +165,133 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
         raise ConfigError(f"recipe key 'model'/'model_kwargs': {error}") from None
     trainer_of(recipe.model).check_model(model, recipe)
     return model
+
+
+def _model_kwargs_error(recipe: Recipe, sources: Mapping[str, str] | None, option: str | None, reason: str,
+                        what: str) -> ConfigError:
+    """``"<source>: key 'model_kwargs.<option>' = <value>: <model> <what> with it (<reason>)"`` (all of
+    ``model_kwargs`` when ``option`` is None or not one of its keys)."""
+    if option in recipe.model_kwargs:
+        key = f"model_kwargs.{option}"
+        return ConfigError(f"{source_of(sources, key)}: key '{key}' = {recipe.model_kwargs[option]!r}: "
+                           f"{recipe.model} {what} with it ({reason}): fix or drop the key")
+    return ConfigError(f"{source_of(sources, 'model_kwargs')}: key 'model_kwargs' = {recipe.model_kwargs!r}: "
+                       f"{recipe.model} {what} with these options ({reason}): fix or drop them")
+
+
+def _single_value_norms(model: torch.nn.Module, recipe: Recipe, input_hw: tuple[int, int],
+                        stages: list[str]) -> list[tuple[str, str]]:
+    """``(stage, module name)`` of each BatchNorm trained in one of ``stages`` that normalises a single
+    value per channel of an image (a 1×1 map, e.g. after a global pooling): training it needs batches of
+    >= 2 images (torch refuses a batch of 1).
+
+    Runs the family's batch loss once per stage on a blank ``(1,1,H,W)`` batch (``input_hw`` in px), in
+    eval mode without gradients: weights, BatchNorm statistics and the random state are untouched. In a
+    multi-stage schedule the other stages are frozen (BatchNorm in eval mode) and do not count.
+
+    Raises:
+        ValueError, TypeError, RuntimeError: the forward pass fails (e.g. a bad ``model_kwargs`` value).
+    """
+    trainer = trainer_of(recipe.model)
+    all_stages = [stage for stage, _ in recipe.schedule.stages()]
+    names = {m: n for n, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    seen: set[torch.nn.Module] = set()
+
+    def hook(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        if math.prod(inputs[0].shape[2:]) == 1:  # N·H·W values per channel at N = 1
+            seen.add(module)
+
+    handles = [m.register_forward_pre_hook(hook) for m in names]
+    blank = torch.zeros(1, 1, *input_hw)
+    batch = {"image": blank, "mask": blank, "loc": blank, "index": torch.zeros(1, dtype=torch.int64)}
+    found: list[tuple[str, str]] = []
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            for stage in stages:
+                seen.clear()
+                trainer.batch_loss(model, batch, StepContext(recipe, stage, 0, 0, 1))
+                frozen = {m for other in all_stages if other != stage and len(all_stages) > 1
+                          for m in model.stage_module(other).modules()}
+                found += [(stage, name) for m, name in names.items() if m in seen and m not in frozen]
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return found
+
+
+def _min_batch(model: torch.nn.Module, recipe: Recipe, input_hw: tuple[int, int], stages: list[str],
+               sources: Mapping[str, str] | None) -> tuple[int, str]:
+    """Smallest training batch the model takes, and why: ``(2, "<model> at HxW trains on ...")`` or ``(1, "")``.
+
+    Raises:
+        ConfigError: the model fails on a blank batch and ``model_kwargs`` are set (names the key).
+    """
+    try:
+        single = _single_value_norms(model, recipe, input_hw, stages)
+    except (ValueError, TypeError, RuntimeError) as error:
+        if not recipe.model_kwargs:
+            raise  # the defaults fail: a bug of the network
+        from edgeinspect.models.registry import first_line
+
+        reason = first_line(error)
+        height, width = input_hw
+        raise _model_kwargs_error(recipe, sources, _failing_kwarg(recipe, input_hw, stages, reason), reason,
+                                  f"fails on a {height}x{width} image") from None
+    if not single:
+        return 1, ""
+    stage, name = single[0]
+    height, width = input_hw
+    return 2, (f"{recipe.model} at {height}x{width} trains on batches of >= 2 images (BatchNorm '{name}' of "
+               f"stage {stage} normalises one value per channel of an image)")
+
+
+def _failing_kwarg(recipe: Recipe, input_hw: tuple[int, int], stages: list[str], reason: str) -> str | None:
+    """The ``model_kwargs`` key that alone makes the blank-batch forward fail with ``reason``, or None."""
+    from edgeinspect.models.registry import first_line
+
+    if len(recipe.model_kwargs) == 1:
+        return next(iter(recipe.model_kwargs))
+    for key, value in recipe.model_kwargs.items():
+        alone = dataclasses.replace(recipe, model_kwargs={key: value})
+        try:
+            _single_value_norms(build_model(alone), alone, input_hw, stages)
+        except (ValueError, TypeError, RuntimeError) as error:
+            if first_line(error) == reason:
+                return key
+        except EdgeInspectError:
+            pass
+    return None
+
+
+def _check_batch(recipe: Recipe, min_batch: int, why: str) -> None:
+    """Refuse ``optim.batch`` below what the model trains on (``why`` says which BatchNorm needs it)."""
+    if recipe.optim.batch < min_batch:
+        raise ConfigError(f"recipe key 'optim.batch' (--batch) {recipe.optim.batch}: {why}: "
+                          f"set --batch {min_batch} or more")
+
+
+def _check_train_split(recipe: Recipe, data_root: Path, dataset, parts: dict[str, Any], min_batch: int,
+                       why: str) -> None:
+    """Refuse a train split smaller than one batch the model can train on (``_split_sets`` refused empty ones).
+
+    Raises:
+        ConfigError: ``data.max_images`` caps the split below ``min_batch`` images.
+        DataError: the folder's samples give a smaller train split (names the folder).
+    """
+    split, indices = parts["train"]
+    if len(indices) >= min_batch:
+        return
+    if len(split) >= min_batch:
+        raise ConfigError(f"recipe key 'data.max_images' (--max-images) {recipe.data.max_images}: {why}: "
+                          f"set it to {min_batch} or more")
+    images = f"{len(indices)} image" + ("s" if len(indices) != 1 else "")
+    raise DataError(
+        f"{data_root}: {len(dataset)} samples give a train split of {images} at ratios "
+        f"{':'.join(str(v) for v in recipe.data.split)}, but {why}: add samples or change data.split"
+    )
 
 
 def make_optimizer(parameters, optim: OptimCfg) -> torch.optim.Optimizer:
@@ -397,6 +537,7 @@ def train(
     skip_bad: bool = False,
     max_minutes: float | None = None,
     events: TrainEvents | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> Path:
     """Train a network of any training family on a dataset folder; write the run folder; return ``best.pt``.
 
@@ -413,13 +554,18 @@ def train(
             batch (every stage runs at least one batch), is validated and checkpointed, and the next
             stage starts. Learning-rate curves and λ decays then follow the time fraction.
         events: progress callbacks (default: none).
+        sources: where the recipe's keys came from (:func:`~edgeinspect.train.recipe.key_sources`), named
+            in errors about ``model_kwargs``; None = "recipe".
 
     Returns:
         path of ``best.pt``.
 
     Raises:
-        ConfigError: bad recipe for this model, resume mismatch, or an existing run without ``resume``.
-        DataError: unreadable dataset or empty train/val split.
+        ConfigError: bad recipe for this model (a ``model_kwargs`` value it cannot be built or run with;
+            ``optim.batch`` 1 for a model with a BatchNorm on a 1×1 map, which trains on batches of >= 2
+            images), resume mismatch, or an existing run without ``resume``.
+        DataError: unreadable dataset, empty train/val split, or a train split smaller than the model's
+            smallest batch.
     """
     events = events or TrainEvents()
     files = RunFiles(Path(out_dir))
@@ -435,7 +581,7 @@ def train(
     make_folder(files.root)
     logger, handler = _logger(files.log, append=resume)
     try:
-        return _train(recipe, Path(data_root), files, format, resume, skip_bad, events, logger, max_minutes)
+        return _train(recipe, Path(data_root), files, format, resume, skip_bad, events, logger, max_minutes, sources)
     except EdgeInspectError as error:
         logger.info("error: %s", error)
         raise
@@ -466,7 +612,7 @@ def _schedule_text(recipe: Recipe) -> str:
     return f"schedule {stages} epochs, {o.name} {curve}{warm}"
 
 
-def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, max_minutes) -> Path:
+def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, max_minutes, sources) -> Path:
     from edgeinspect.models.checkpoint import read_checkpoint
 
     run = _Run(recipe, files, events, logger)
@@ -484,13 +630,18 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, m
     done = int(state.get("completed_epochs", 0))
 
     _seed_all(recipe.seed)
-    model = build_model(recipe)
+    model = build_model(recipe, sources=sources)
+    input_hw = model_input_hw(model)
+    plan = _epoch_plan(recipe)
+    to_train = list(dict.fromkeys(stage for epoch, stage, _, _ in plan if epoch >= done))
+    min_batch, why = _min_batch(model, recipe, input_hw, to_train, sources)
+    _check_batch(recipe, min_batch, why)
     if resume:
         model.load_state_dict(checkpoint["state_dict"])
-    input_hw = model_input_hw(model)
     save_recipe(recipe, files.recipe)
 
     dataset, parts = _split_sets(recipe, data_root, format, skip_bad)
+    _check_train_split(recipe, data_root, dataset, parts, min_batch, why)
     counts = {name: len(idx) for name, (_, idx) in parts.items()}
     skipped = sorted(set().union(*(split.skipped for split, _ in parts.values())))
     run.note(
@@ -513,7 +664,6 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, m
     best_value = float(state.get("best_value", state.get("best_miou", -math.inf)))
     best_metric = state.get("best_metric", "val_mIoU")
     best_epoch = int(state.get("best_epoch", 0))
-    plan = _epoch_plan(recipe)
     monitored_any = any(trainer.monitor(stage) is not None and epochs > 0 for stage, epochs in stages)
     marks = _curve_marks(recipe, trainer)
     events.run_start(total_epochs=total_epochs, done_epochs=done)

@@ -56,6 +56,7 @@ __all__ = [
     "ScheduleCfg",
     "apply_overrides",
     "bundled_recipes",
+    "key_sources",
     "load_recipe",
     "parse_overrides",
     "resolve_recipe",
@@ -63,6 +64,7 @@ __all__ = [
     "recipe_to_dict",
     "save_recipe",
     "scale_schedule",
+    "source_of",
 ]
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
@@ -583,14 +585,9 @@ def resolve_recipe(
     Raises:
         ConfigError: from any step, naming the file, ``--set`` or the option.
     """
-    if recipe_path is not None:
-        recipe = load_recipe(Path(recipe_path))
-        if model is not None:
-            recipe = apply_overrides(recipe, {"model": model}, source="--model")
-    elif model is None and run_recipe is not None and Path(run_recipe).is_file():
-        recipe = load_recipe(Path(run_recipe))
-    else:
-        recipe = load_recipe(model or "lpcnet-lite")
+    recipe = load_recipe(_base_recipe(model, recipe_path, run_recipe))
+    if recipe_path is not None and model is not None:
+        recipe = apply_overrides(recipe, {"model": model}, source="--model")
     if set_items:
         recipe = apply_overrides(recipe, parse_overrides(list(set_items)), source="--set")
     for flag, (key, value) in (options or {}).items():
@@ -599,3 +596,49 @@ def resolve_recipe(
     if any(v is not None for v in (epochs, epochs_dlm, epochs_seg, p_set)):
         recipe = scale_schedule(recipe, epochs=epochs, epochs_dlm=epochs_dlm, epochs_seg=epochs_seg, p_set=p_set)
     return recipe
+
+
+def _base_recipe(model: str | None, recipe_path: Path | None, run_recipe: Path | None) -> Path | str:
+    """Step 1 of :func:`resolve_recipe`: the recipe file, or the bundled recipe's model name."""
+    if recipe_path is not None:
+        return Path(recipe_path)
+    if model is None and run_recipe is not None and Path(run_recipe).is_file():
+        return Path(run_recipe)
+    return model or "lpcnet-lite"
+
+
+def key_sources(
+    *,
+    model: str | None = None,
+    recipe_path: Path | None = None,
+    run_recipe: Path | None = None,
+    set_items: list[str] | tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Where :func:`resolve_recipe` (same arguments) took the recipe's keys from, for error messages.
+
+    Returns:
+        ``{"": base recipe file, "<dotted key>": "--set", ...}``: ``""`` is the base (the ``--recipe``
+        file, the resumed run's ``recipe.yaml`` or the bundled file), each key given to ``--set`` maps
+        to ``"--set"``. Look a key up with :func:`source_of`.
+    """
+    base = _base_recipe(model, recipe_path, run_recipe)
+    if not isinstance(base, Path):
+        base = RECIPE_DIR / f"{base}.yaml"
+    sources = {"": str(base)}
+    for item in set_items:
+        key = item.partition("=")[0].strip()
+        if key:
+            sources[key] = "--set"
+    return sources
+
+
+def source_of(sources: Mapping[str, str] | None, key: str) -> str:
+    """The source of dotted ``key`` in :func:`key_sources`: its own, its nearest parent's, else the base's
+    (``"recipe"`` without ``sources``)."""
+    sources = sources or {}
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        found = sources.get(".".join(parts[:end]))
+        if found is not None:
+            return found
+    return sources.get("", "recipe")

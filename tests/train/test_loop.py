@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from edgeinspect.data.datasets import open_dataset
-from edgeinspect.errors import ConfigError
+from edgeinspect.errors import ConfigError, DataError
 from edgeinspect.train.data import SegmentationSet
 from edgeinspect.train.loop import build_model, stage_loss, stage_of, train
 from edgeinspect.train.losses import LossWeights
@@ -199,3 +200,69 @@ def test_existing_run_mismatch_and_missing_last_are_config_errors(full_run: Path
 def test_unknown_model_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown model"):
         build_model(tiny_recipe(model="nope"))
+
+
+# ----------------------------------------------------------------------- batches a BatchNorm can train on
+
+ONE_VALUE = ("lpcnet-lite at 64x64 trains on batches of >= 2 images (BatchNorm 'seg.decoder.aspp.branches.4.conv.bn' "
+             "of stage seg normalises one value per channel of an image)")
+
+
+def _first_pairs(square_pairs: Path, root: Path, count: int) -> Path:
+    """A copy of the first ``count`` image/mask pairs of ``square_pairs``."""
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+        for path in sorted((square_pairs / sub).iterdir())[:count]:
+            shutil.copyfile(path, root / sub / path.name)
+    return root
+
+
+def test_batch_1_is_refused_before_any_epoch_when_stage_2_has_a_batchnorm_on_a_1x1_map(square_pairs: Path,
+                                                                                      tmp_path: Path):
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError) as error:
+        train(tiny_recipe(**{"optim.batch": "1"}), square_pairs, out)
+    assert str(error.value) == f"recipe key 'optim.batch' (--batch) 1: {ONE_VALUE}: set --batch 2 or more"
+    assert not (out / "last.pt").exists() and not (out / "metrics.csv").exists()
+
+
+def test_batch_1_trains_a_dlm_only_schedule(square_pairs: Path, tmp_path: Path):
+    """Stage 1 has no BatchNorm on a 1×1 map; the frozen stage 2 does not count."""
+    recipe = tiny_recipe(**{"optim.batch": "1", "schedule.epochs_seg": "0", "schedule.p_set": "0",
+                            "data.max_images": "2"})
+    assert train(recipe, square_pairs, tmp_path / "run") == tmp_path / "run" / "best.pt"
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_train_split_of_one_image_is_a_data_error_naming_the_folder(square_pairs: Path, tmp_path: Path, count: int):
+    data = _first_pairs(square_pairs, tmp_path / "ds", count)
+    out = tmp_path / "run"
+    with pytest.raises(DataError) as error:
+        train(tiny_recipe(**{"optim.batch": "2"}), data, out)
+    assert str(error.value) == (f"{data}: {count} samples give a train split of 1 image at ratios 3:1:1, but "
+                                f"{ONE_VALUE}: add samples or change data.split")
+    assert not (out / "last.pt").exists()
+
+
+def test_max_images_below_two_is_refused_naming_the_key(square_pairs: Path, tmp_path: Path):
+    with pytest.raises(ConfigError) as error:
+        train(tiny_recipe(**{"data.max_images": "1"}), square_pairs, tmp_path / "run")
+    assert str(error.value) == f"recipe key 'data.max_images' (--max-images) 1: {ONE_VALUE}: set it to 2 or more"
+
+
+def test_a_bad_model_kwarg_among_several_is_named_with_its_source(square_pairs: Path, tmp_path: Path):
+    recipe = tiny_recipe(**{"model_kwargs.aspp_channels": "32", "model_kwargs.dlm_stem_channels": "0"})
+    sources = {"": "my.yaml", "model_kwargs.dlm_stem_channels": "--set"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ConfigError) as error:
+            build_model(recipe, sources=sources)
+    assert str(error.value) == ("--set: key 'model_kwargs.dlm_stem_channels' = 0: lpcnet-lite cannot be built with it "
+                                "(layer 'dlm.stem.conv' gets 0 channels): fix or drop the key")
+    assert not [w for w in caught if "zero-element" in str(w.message)]  # torch's warning is not shown
+    recipe = tiny_recipe(**{"model_kwargs.aspp_channels": "32", "model_kwargs.dlm_blocks": "0"})
+    with pytest.raises(ConfigError) as error:   # built, but the first forward fails: found before any epoch
+        train(recipe, square_pairs, tmp_path / "run", sources=sources)
+    assert str(error.value).startswith("my.yaml: key 'model_kwargs.dlm_blocks' = 0: lpcnet-lite fails on a 64x64 "
+                                       "image with it (Given groups=1, weight of size ")
+    assert not (tmp_path / "run" / "last.pt").exists()

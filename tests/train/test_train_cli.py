@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,72 @@ def test_skip_bad_drops_a_damaged_image_from_its_split_and_trains(square_pairs: 
     assert (out / "best.pt").is_file()
     log = (out / "train.log").read_text()
     assert "2 bad sample(s) skipped, first: " in log and str(names[-2]) in log
+
+
+def _one_line_exit_2(argv: list[str], capsys) -> str:
+    """Run ``edgeinspect ARGV`` in this process; assert exit code 2 and one ``error:`` line; return it."""
+    from edgeinspect.cli import main
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    assert not [w for w in caught if "zero-element" in str(w.message)]  # no torch warning before the line
+    return err.strip()
+
+
+def test_batch_1_for_lpcnet_is_one_line_naming_the_option(square_pairs: Path, tmp_path: Path, capsys):
+    err = _one_line_exit_2(["train", "--data", square_pairs, "--out", tmp_path / "run", "--size", "64x64",
+                            "--epochs", "2", "--batch", "1"], capsys)
+    assert err == ("error: recipe key 'optim.batch' (--batch) 1: lpcnet-lite at 64x64 trains on batches of >= 2 "
+                   "images (BatchNorm 'seg.decoder.aspp.branches.4.conv.bn' of stage seg normalises one value per "
+                   "channel of an image): set --batch 2 or more")
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+BUILT = "lpcnet-lite cannot be built with it"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model_kwargs={aspp_channels: 0}",
+         f"--set: key 'model_kwargs.aspp_channels' = 0: {BUILT} (layer 'seg.decoder.aspp.branches.0.conv' gets 0 channels)"),
+        ("model_kwargs={aspp_channels: -4}",
+         f"--set: key 'model_kwargs.aspp_channels' = -4: {BUILT} (Trying to create tensor with negative dimension -4: "
+         "[-4, 256, 1, 1])"),
+        ("model_kwargs={std: 0}", f"--set: key 'model_kwargs.std' = 0: {BUILT} (std must be > 0, got 0)"),
+        ("model_kwargs.std=0", f"--set: key 'model_kwargs.std' = 0: {BUILT} (std must be > 0, got 0)"),
+        ("model_kwargs={aspp_rates: abc}",
+         f"--set: key 'model_kwargs.aspp_rates' = 'abc': {BUILT} (unsupported operand type(s) for //: 'str' and 'int')"),
+        ("model_kwargs={decoder_channels: 3.5}",
+         f"--set: key 'model_kwargs.decoder_channels' = 3.5: {BUILT} (out_channels must be divisible by groups)"),
+        ("model_kwargs={dlm_stem_channels: 0}",
+         f"--set: key 'model_kwargs.dlm_stem_channels' = 0: {BUILT} (layer 'dlm.stem.conv' gets 0 channels)"),
+        ("model_kwargs={aspp_rates: [0]}",
+         "--set: key 'model_kwargs.aspp_rates' = [0]: lpcnet-lite fails on a 64x64 image with it "
+         "(non-positive dilation is not supported)"),
+    ],
+    ids=lambda value: value if value.startswith("model_kwargs") else "",
+)
+def test_a_bad_model_kwarg_is_one_line_naming_the_key(square_pairs: Path, tmp_path: Path, capsys, override: str,
+                                                      message: str):
+    err = _one_line_exit_2(["train", "--data", square_pairs, "--out", tmp_path / "run", "--size", "64x64",
+                            "--epochs", "2", "--batch", "2", "--set", override], capsys)
+    assert err == f"error: {message}: fix or drop the key"
+
+
+def test_a_bad_model_kwarg_of_a_recipe_file_names_the_file_and_unknown_ones_stay_named(square_pairs: Path,
+                                                                                      tmp_path: Path, capsys):
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_text("model: lpcnet-lite\nmodel_kwargs:\n  std: 0\n")
+    argv = ["train", "--data", square_pairs, "--out", tmp_path / "run", "--size", "64x64", "--epochs", "2",
+            "--recipe", recipe]
+    assert _one_line_exit_2(argv, capsys) == (
+        f"error: {recipe}: key 'model_kwargs.std' = 0: {BUILT} (std must be > 0, got 0): fix or drop the key")
+    assert _one_line_exit_2([*argv, "--set", "model_kwargs.widthz=1"], capsys) == (
+        "error: recipe key 'model'/'model_kwargs': model lpcnet-lite: LPCNet.__init__() got an unexpected keyword "
+        "argument 'widthz'; see the model's docstring for its options")

@@ -221,3 +221,32 @@ def test_train_cli_runs_a_zoo_model_with_epochs_and_max_minutes(squares: Path, t
     assert recipe.model == "anomalyseg" and recipe.schedule.epochs == 2 and recipe.optim.name == "sgd"
     assert [r["epoch"] for r in rows(out)] == ["1", "2"]
     assert not math.isnan(float(rows(out)[-1]["val_mIoU"]))
+
+
+ONE_EPOCH = {"psicnet": {"schedule.epochs_seg": 1, "schedule.epochs_cls": 1}, "lsanet": {"schedule.epochs": 1},
+             "anomalyseg": {"schedule.epochs": 1}}
+
+
+@pytest.mark.parametrize(
+    ("name", "hw", "refused"),
+    [
+        ("psicnet", [64, 64], "BatchNorm 'classifier.steps.2.1.bn' of stage cls"),   # its 1×1 map at 64×64
+        ("psicnet", [128, 128], None),   # the same layer sees 2×2 values at 128×128
+        ("lsanet", [80, 80], None),
+        ("anomalyseg", [64, 64], None),
+    ],
+    ids=["psicnet-64-refused", "psicnet-128", "lsanet-80", "anomalyseg-64"],
+)
+def test_batch_1_is_refused_only_where_a_batchnorm_sees_one_value_per_channel(squares: Path, tmp_path: Path, name: str,
+                                                                               hw: list[int], refused: str | None):
+    recipe = narrow_recipe(name, **{"data.input_hw": hw, "optim.batch": 1, "data.max_images": 2, **ONE_EPOCH[name]})
+    out = tmp_path / "run"
+    if refused is None:
+        assert train(recipe, squares, out) == out / "best.pt"
+        return
+    with pytest.raises(ConfigError) as error:
+        train(recipe, squares, out)
+    assert str(error.value) == (f"recipe key 'optim.batch' (--batch) 1: {name} at {hw[0]}x{hw[1]} trains on batches "
+                                f"of >= 2 images ({refused} normalises one value per channel of an image): "
+                                "set --batch 2 or more")
+    assert not (out / "last.pt").exists()
