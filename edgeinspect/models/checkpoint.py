@@ -91,6 +91,10 @@ def read_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         EdgeInspectError: missing file, not a torch file, or not an edgeinspect checkpoint.
     """
     path = Path(path)
+    if path.is_dir():
+        inside = next((name for name in ("best.pt", "last.pt") if (path / name).is_file()), None)
+        raise EdgeInspectError(f"{path}: is a folder; pass the .pt file written by 'edgeinspect train'"
+                               + (f" ({path / inside})" if inside else ""))
     if not path.is_file():
         raise EdgeInspectError(f"{path}: checkpoint not found: pass the .pt file written by 'edgeinspect train'")
     try:

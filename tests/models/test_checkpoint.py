@@ -54,6 +54,14 @@ def test_missing_file_names_it(tmp_path) -> None:
         load_checkpoint(tmp_path / "nope.pt")
 
 
+def test_a_run_folder_given_for_the_checkpoint_names_its_best_pt(tmp_path) -> None:
+    (tmp_path / "best.pt").write_bytes(b"")
+    with pytest.raises(EdgeInspectError) as error:
+        load_checkpoint(tmp_path)
+    assert str(error.value) == (f"{tmp_path}: is a folder; pass the .pt file written by 'edgeinspect train' "
+                                f"({tmp_path / 'best.pt'})")
+
+
 def test_garbage_file_names_it(tmp_path) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint at all")
