@@ -29,6 +29,17 @@ from edgeinspect.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: length 0, type, CRC
+
+
+def _truncated_png(raw: np.ndarray) -> bool:
+    """True for PNG bytes without an IEND chunk (cut short); False for other formats and whole PNGs."""
+    if raw[:8].tobytes() != _PNG_SIGNATURE or raw[-12:].tobytes() == _PNG_END:
+        return False
+    return raw.tobytes().rfind(b"IEND") < 0  # data after IEND is allowed (rare: look for it)
+
+
 def _decode(path: Path, what: str) -> np.ndarray:
     """Decode any image file unchanged (bit depth and channels kept), or raise DataError."""
     try:
@@ -39,6 +50,8 @@ def _decode(path: Path, what: str) -> np.ndarray:
         raise DataError(f"{path}: cannot read {what} file ({error.strerror or error})") from None
     if raw.size == 0:
         raise DataError(f"{path}: {what} file is empty")
+    if _truncated_png(raw):  # before libpng sees it: it prints its own line to stderr before failing
+        raise DataError(f"{path}: cannot decode {what} file (a truncated PNG: it has no IEND chunk)")
     array = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if array is None:
         raise DataError(f"{path}: cannot decode {what} file (not an image, truncated or unsupported format)")
