@@ -222,11 +222,15 @@ def _warm_up(backend: str, folder: Path, model_file: str, threads: int | None, *
     cache_dir = folder / CACHE_DIRNAME if cache else None
     if cache_dir is not None:
         cache_dir.mkdir(exist_ok=True)
+    from edgeinspect.backends.signal_stack import restore_signal_stack
+
     try:
         ov.Core().compile_model(str(model_path), "CPU", compile_config(threads=threads, hint="latency", cache_dir=cache_dir))
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else "RuntimeError"
         raise EdgeInspectError(f"{model_path}: OpenVINO cannot compile the model ({first})") from None
+    finally:
+        restore_signal_stack()  # compiled and destroyed: see edgeinspect.backends.signal_stack
     return []
 
 

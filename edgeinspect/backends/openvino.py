@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeinspect.backends.base import OUTPUT_NAMES, Engine
+from edgeinspect.backends.signal_stack import restore_signal_stack
 from edgeinspect.errors import EdgeInspectError
 
 CACHE_DIRNAME = "cache"
@@ -102,6 +103,8 @@ class OpenVINOEngine(Engine):
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "RuntimeError"
             raise EdgeInspectError(f"{self._model_path}: OpenVINO cannot compile the model ({first}); rebuild the engine") from None
+        finally:
+            restore_signal_stack()  # the CPU plugin changed this thread's alternate signal stack
 
     @property
     def streams(self) -> int:
@@ -140,3 +143,4 @@ class OpenVINOEngine(Engine):
         self._requests.clear()
         self._single = None
         del self._compiled
+        restore_signal_stack()  # destroying a compiled model may leave the thread's alternate stack freed
