@@ -55,6 +55,7 @@ import dataclasses
 import inspect
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,12 @@ def check_keys(data: dict[str, Any], path: Path, *, known: tuple[str, ...] | lis
             raise ConfigError(f"{path}: missing key '{key}'")
 
 
+def _short(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a 400-digit number in a message stays one short line)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def get_number(data: dict[str, Any], key: str, path: Path, *, minimum: float | None = None,
                exclusive: bool = False, maximum: float | None = None, integer: bool = False,
                default: Any = None) -> Any:
@@ -152,8 +159,9 @@ def get_number(data: dict[str, Any], key: str, path: Path, *, minimum: float | N
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{path}: key '{key}' must be {kind}, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may not fit a float)
-        raise ConfigError(f"{path}: key '{key}' must be finite, got {value!r}")
+    if (not math.isfinite(value)) if isinstance(value, float) else abs(value) > sys.float_info.max:
+        # an int past the largest float: callers convert to float (an OverflowError), and no key means it
+        raise ConfigError(f"{path}: key '{key}' must be finite, got {_short(value)}")
     if minimum is not None and (value <= minimum if exclusive else value < minimum):
         raise ConfigError(f"{path}: key '{key}' must be {'>' if exclusive else '>='} {minimum:g}, got {value!r}")
     if maximum is not None and value > maximum:
@@ -350,8 +358,9 @@ def load_run_config(path: Path) -> RunConfig:
         raise ConfigError(f"{path}: keys 'lines' and 'duration_s' exclude each other: keep one")
     camera = get_str(data, "camera", path, default=base.camera)
     check_source_spec(camera, f"{path}: key 'camera'")
-    if camera.startswith("replay:") and not Path(camera.removeprefix("replay:")).is_absolute():
-        camera = f"replay:{path.parent / camera.removeprefix('replay:')}"  # as the other paths of the file
+    if camera.startswith("replay:"):  # relative to the file, as its other paths; ~ expanded as theirs
+        replay = Path(camera.removeprefix("replay:")).expanduser()
+        camera = f"replay:{replay if replay.is_absolute() else path.parent / replay}"
     return RunConfig(
         camera=camera,
         camera_config=get_path(data, "camera_config", path),

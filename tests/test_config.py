@@ -56,6 +56,7 @@ def test_a_relative_replay_camera_is_relative_to_the_file_too(tmp_path):
     assert load_run_config(write(tmp_path, "camera: replay:../webs/aitex\n")).camera == \
         f"replay:{tmp_path / 'configs' / '..' / 'webs' / 'aitex'}"
     assert load_run_config(write(tmp_path, "camera: replay:/data/webs\n")).camera == "replay:/data/webs"
+    assert load_run_config(write(tmp_path, "camera: replay:~/webs\n")).camera == f"replay:{Path.home() / 'webs'}"
 
 
 def test_empty_file_gives_the_defaults(tmp_path):
@@ -85,7 +86,8 @@ def test_empty_file_gives_the_defaults(tmp_path):
     ("engine_streams: 1.5\n", "key 'engine_streams' must be an integer"),
     ("engine_threads: 100000\n", "key 'engine_threads' must be <= 256, got 100000"),
     ("engine_threads: 99999999999999999999999\n", "key 'engine_threads' must be <= 256"),
-    ("engine_threads: " + "9" * 400 + "\n", "key 'engine_threads' must be <= 256"),  # no float holds it: OverflowError
+    ("engine_threads: " + "9" * 400 + "\n", "key 'engine_threads' must be finite, got 9999"),  # no float holds it: OverflowError
+    ("duration_s: 1" + "0" * 400 + "\n", "key 'duration_s' must be finite, got 1000"),  # float() of it: OverflowError
     ("batch_size: 100000\n", "key 'batch_size' must be <= 256, got 100000"),
     ("lines: 10\n  bad indent: [\n", "not valid YAML"),
     ("source_options:\n  width: abc\n", "key 'source_options.width' must be an integer, got 'abc'"),

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import deque
@@ -91,28 +92,40 @@ def find_masks(image: Path) -> list[Path]:
     return []
 
 
-#: Largest image replayed, px: OpenCV's decoder limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, 2**30 by default).
-MAX_IMAGE_PX = 1 << 30
+#: OpenCV's decoder limit, px, unless ``OPENCV_IO_MAX_IMAGE_PIXELS`` sets another (:func:`max_image_px`).
+DEFAULT_MAX_IMAGE_PX = 1 << 30
+
+
+def max_image_px() -> int:
+    """Largest image OpenCV decodes here, px: ``OPENCV_IO_MAX_IMAGE_PIXELS`` or 2**30."""
+    try:
+        return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PX))
+    except ValueError:
+        return DEFAULT_MAX_IMAGE_PX
 
 
 def _probe_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` from the file header (no full decode).
 
     Raises:
-        DataError: unreadable header, or more than :data:`MAX_IMAGE_PX` pixels (a line-scan strip of
-            16k × 11k px is 180 Mpx and replays: Pillow's decompression-bomb limit, meant for images
-            from the web, is lifted here; the decoder's own limit is what counts).
+        DataError: unreadable header, or more pixels than OpenCV decodes (:func:`max_image_px`; a
+            line-scan strip of 16k × 11k px is 180 Mpx and replays: Pillow's decompression-bomb
+            limit, meant for images from the web, is lifted while the header is read).
     """
     from PIL import Image, UnidentifiedImageError
 
+    limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # Pillow reads only the header here; OpenCV decodes (and has its limit)
     try:
         with Image.open(path) as image:
             width, height = image.size
     except (OSError, UnidentifiedImageError) as error:
         raise DataError(f"{path}: cannot read image header ({error})") from None
-    if width * height > MAX_IMAGE_PX:
-        raise DataError(f"{path}: {width}×{height} px is more than the decoder reads ({MAX_IMAGE_PX:,} px); "
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    decodable = max_image_px()
+    if width * height > decodable:
+        raise DataError(f"{path}: {width}×{height} px is more than the decoder reads ({decodable:,} px); "
                         f"split it into strips (a folder of images replays as one web)")
     return width, height
 

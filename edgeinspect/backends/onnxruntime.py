@@ -116,7 +116,7 @@ class OnnxRuntimeEngine(Engine):
         shape = inputs[0].shape if inputs else []
         available = [o.name for o in session.get_outputs()]
         engine_outputs = check_model_io(source, shape, available, required=() if self._outputs_named else ("prob",),
-                                        input_type=inputs[0].type, inputs=len(inputs),
+                                        input_type=inputs[0].type if inputs else None, inputs=len(inputs),
                                         output_shapes={o.name: o.shape for o in session.get_outputs()})
         if self._tile_hw is None and all(isinstance(d, int) for d in shape[2:]):
             self._tile_hw = (int(shape[2]), int(shape[3]))

@@ -341,7 +341,13 @@ def _stage(source: Path, source_form: str | None, decision: PluginDecision, work
         write_standard_equivalent(source, target)
     else:
         shutil.copyfile(source, target)
-    return require_tile_hw(read_metadata(target), source)
+    meta = read_metadata(target)
+    if source_form is not None:  # an ONNX given: refuse one that is not an edgeinspect model before TensorRT sees it
+        from edgeinspect.backends.base import check_model_io
+
+        check_model_io(source, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
+                       inputs=meta["inputs"], output_shapes=meta["output_shapes"])
+    return require_tile_hw(meta, source)
 
 
 @contextlib.contextmanager

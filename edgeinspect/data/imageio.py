@@ -34,10 +34,26 @@ _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: length 0, type, 
 
 
 def _truncated_png(raw: np.ndarray) -> bool:
-    """True for PNG bytes without an IEND chunk (cut short); False for other formats and whole PNGs."""
-    if raw[:8].tobytes() != _PNG_SIGNATURE or raw[-12:].tobytes() == _PNG_END:
+    """True for PNG bytes that end before a whole IEND chunk (cut short); False for other formats and whole PNGs.
+
+    Walks the chunk headers (4-byte length, 4-byte type, data, 4-byte CRC) from the signature, so
+    bytes ``IEND`` inside compressed data do not count; data after IEND is allowed.
+    """
+    if raw[:8].tobytes() != _PNG_SIGNATURE:
         return False
-    return raw.tobytes().rfind(b"IEND") < 0  # data after IEND is allowed (rare: look for it)
+    if raw[-12:].tobytes() == _PNG_END:
+        return False  # the common case: no walk
+    data = memoryview(raw)
+    offset, size = 8, raw.size
+    while offset + 8 <= size:
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        end = offset + 12 + length
+        if end > size:
+            return True  # a chunk cut short
+        if data[offset + 4:offset + 8] == b"IEND":
+            return False
+        offset = end
+    return True
 
 
 def _decode(path: Path, what: str) -> np.ndarray:

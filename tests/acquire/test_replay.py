@@ -161,6 +161,7 @@ def test_replay_bad_paths_and_specs(tmp_path):
 def test_replay_a_line_scan_strip_larger_than_pillows_bomb_limit(tmp_path):
     from PIL import Image
 
+    limit = Image.MAX_IMAGE_PIXELS
     strip = np.zeros((11000, 16384), np.uint8)  # 180 Mpx: a 16k camera's 11,000 lines
     strip[5000, 7:9] = 200
     assert strip.size > 178_956_970  # Pillow's default decompression-bomb limit
@@ -171,10 +172,10 @@ def test_replay_a_line_scan_strip_larger_than_pillows_bomb_limit(tmp_path):
         assert frame.lines.shape == (4096, 16384)
         second = next(iter(replay))
     assert second.lines[5000 - 4096, 7] == 200
-    assert Image.MAX_IMAGE_PIXELS is None  # lifted: edgeinspect reads only headers with Pillow, OpenCV decodes
+    assert Image.MAX_IMAGE_PIXELS == limit  # lifted only while the header was read
 
 
-def test_replay_an_image_beyond_the_decoders_limit_names_it(tmp_path):
+def test_replay_an_image_beyond_the_decoders_limit_names_it(tmp_path, monkeypatch):
     import struct
     import zlib
 
@@ -186,3 +187,6 @@ def test_replay_an_image_beyond_the_decoders_limit_names_it(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
     with pytest.raises(DataError, match=rf"^{path}: 100000×100000 px is more than the decoder reads \(1,073,741,824 px\)"):
         open_source(f"replay:{path}")
+    monkeypatch.setenv("OPENCV_IO_MAX_IMAGE_PIXELS", str(100_000 * 100_000))  # a limit the user raised
+    with pytest.raises(DataError, match="cannot read image file|cannot decode"):  # past the header: the decoder fails
+        list(open_source(f"replay:{path}"))

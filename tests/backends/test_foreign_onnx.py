@@ -74,3 +74,29 @@ def test_building_a_three_channel_onnx_is_refused_and_writes_nothing(tmp_path):
     with pytest.raises(EdgeInspectError, match="not an .N,1,H,W. gray image"):
         build_engine(path, backend="onnxruntime", precision="fp32", out=tmp_path / "engine")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rgb.onnx"]
+
+
+def test_an_onnx_without_inputs_is_one_line(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    prob = helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 1, 8, 8])
+    constant = helper.make_node("Constant", [], ["prob"],
+                                value=helper.make_tensor("v", TensorProto.FLOAT, [1, 1, 8, 8], np.zeros(64, np.float32)))
+    model = helper.make_model(helper.make_graph([constant], "zero", [], [prob]), opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "zero.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(EdgeInspectError, match=rf"^{path}: 0 inputs, not one \(N,1,H,W\) gray image"):
+        backends.load(path).open()
+
+
+def test_the_tensorrt_build_stage_refuses_a_foreign_onnx_before_tensorrt_sees_it(tmp_path):
+    from edgeinspect.backends.tensorrt_build import PluginDecision, _stage
+
+    path = write_relu_onnx(tmp_path / "static1.onnx", [1, 1, 64, 64])
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(EdgeInspectError, match=f"^{path}: input shape .* fixes the batch at 1"):
+        _stage(path, "standard", PluginDecision("standard-ops", "test"), work, progress=lambda *a, **k: None)

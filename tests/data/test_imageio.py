@@ -31,6 +31,24 @@ def test_a_truncated_png_is_named_and_libpng_prints_nothing(tmp_path: Path):
     assert run.returncode == 0 and run.stderr == ""  # no "libpng error: ..." line before edgeinspect's own
 
 
+@pytest.mark.parametrize("cut", ["inside IEND's CRC", "inside IDAT holding the bytes IEND"])
+def test_a_png_cut_where_the_bytes_iend_remain_is_truncated_too(tmp_path: Path, cut: str):
+    whole = _png_bytes()
+    if cut == "inside IEND's CRC":
+        data = whole[:-2]
+    else:  # a compressed stream may hold any bytes: put IEND in the data of an ancillary chunk before IDAT
+        import struct
+        import zlib
+
+        text = b"Comment\x00IEND"
+        chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+        data = (whole[:33] + chunk + whole[33:])[:-40]  # after the signature and IHDR; cut inside IDAT
+    path = tmp_path / "cut.png"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="a truncated PNG"):
+        read_image(path)
+
+
 def test_a_whole_png_and_one_with_bytes_after_its_end_decode(tmp_path: Path):
     whole = _png_bytes()
     (tmp_path / "whole.png").write_bytes(whole)

@@ -187,6 +187,8 @@ PITCH_RANGE = "[1e-06, 1000] mm"
      f"(outside that it is a typo), got 1e-300 / 1e+300"),
     ("mm_per_px: 0.1\nmm_per_line: 0.1\nwidth_px: 1000000000000\n",  # would allocate 8 TB of column widths
      "key 'width_px' must be <= 1000000 px, got 1000000000000"),
+    ("mm_per_px: 0.1\nmm_per_line: 1" + "0" * 400 + "\n",  # an int no float holds: float() raised OverflowError
+     "key 'mm_per_line' must be finite, got 1" + "0" * 39 + "… (401 characters)"),
 ])
 def test_pitches_outside_a_physical_range_are_refused_naming_the_key(tmp_path, text, message):
     path = write(tmp_path, text + AREAS)

@@ -227,7 +227,7 @@ def test_batch_1_is_refused_before_any_epoch_when_stage_2_has_a_batchnorm_on_a_1
 
 
 def test_batch_1_trains_a_dlm_only_schedule(square_pairs: Path, tmp_path: Path):
-    """Stage 1 has no BatchNorm on a 1×1 map; the frozen stage 2 does not count."""
+    """Stage 1 (the DLM) has no BatchNorm on a 1×1 map, so batch 1 trains it (stage 2's ASPP pooling never runs)."""
     recipe = tiny_recipe(**{"optim.batch": "1", "schedule.epochs_seg": "0", "schedule.p_set": "0",
                             "data.max_images": "2"})
     assert train(recipe, square_pairs, tmp_path / "run") == tmp_path / "run" / "best.pt"
