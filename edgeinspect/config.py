@@ -419,11 +419,12 @@ def source_option_names() -> tuple[str, ...]:
                  and p.name not in ("camera", "max_frames"))
 
 
-#: Widest web line accepted, px (``source_options.width``): twice the widest line-scan sensors (32k).
-MAX_WIDTH_PX = 65536
+#: Widest line a source may be asked for, px (``source_options.width``): twice the widest line-scan sensors (32k);
+#: a calibration's ``width_px`` has its own, looser bound (``edgeinspect.stream.area.MAX_WIDTH_PX``).
+MAX_SOURCE_WIDTH_PX = 65536
 #: Numeric ``source_options``: key → (minimum, exclusive, integer, maximum or None), checked before the source opens.
 SOURCE_OPTION_NUMBERS: dict[str, tuple[float, bool, bool, float | None]] = {
-    "width": (0, True, True, MAX_WIDTH_PX), "lines_per_frame": (0, True, True, None), "seed": (0, False, True, None),
+    "width": (0, True, True, MAX_SOURCE_WIDTH_PX), "lines_per_frame": (0, True, True, None), "seed": (0, False, True, None),
     "bit_depth": (1, False, True, None), "loops": (1, False, True, None), "line_rate_hz": (0, True, False, None),
     "fetch_timeout_s": (0, True, False, None), "defects_per_mpx": (0, False, False, None),
 }

@@ -127,7 +127,7 @@ class _Placed:
     row_start: np.ndarray   # (h + 1,) int64: offset of each mask row in mul/add
 
 
-#: Widest synthetic web, px (as ``edgeinspect.config.MAX_WIDTH_PX``).
+#: Widest synthetic web, px (as ``edgeinspect.config.MAX_SOURCE_WIDTH_PX``).
 MAX_WEB_WIDTH_PX = 65536
 
 
