@@ -299,12 +299,11 @@ def _check_engine(ctx: _Context, engine: Path | None, infer: bool) -> Check:
     status, notes = OK, []
     if manifest is None:
         if path.suffix.lower() == ".onnx":  # read and checked without a session, --no-infer included
-            from edgeinspect.backends.base import check_model_io
+            from edgeinspect.backends.base import check_onnx_metadata
             from edgeinspect.export.metadata import read_metadata
 
             meta = read_metadata(path)
-            check_model_io(path, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
-                           inputs=meta["inputs"], output_shapes=meta["output_shapes"])
+            check_onnx_metadata(path, meta)
         status = WARN
         notes.append("no manifest (raw model file: comparisons only); build an engine folder with `edgeinspect build`")
         ctx.engine_backend = loaded.backend

@@ -86,6 +86,12 @@ def check_model_io(source: Path | str, input_shape: Sequence[Any], output_names:
     return tuple(n for n in OUTPUT_NAMES if n in output_names)
 
 
+def check_onnx_metadata(source: Path | str, meta: dict[str, Any]) -> tuple[str, ...]:
+    """:func:`check_model_io` on what :func:`edgeinspect.export.metadata.read_metadata` read of an ONNX file."""
+    return check_model_io(source, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
+                          inputs=meta["inputs"], output_shapes=meta["output_shapes"])
+
+
 #: ``hint`` values: ``"latency"`` (one request as fast as possible) or ``"throughput"`` (OpenVINO: a batch
 #: of at least one tile per stream is split over the streams, a smaller one runs on a latency model).
 HINTS = ("latency", "throughput")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeinspect.backends.base import OUTPUT_NAMES, check_model_io
+from edgeinspect.backends.base import OUTPUT_NAMES, check_onnx_metadata
 from edgeinspect.backends.manifest import MANIFEST_NAME, Manifest, hash_files, utc_now, write_manifest
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.export import INPUT_NAME, Encoding, OpForm, Precision
@@ -107,8 +107,7 @@ def _stage_fp32(source: Path, work: Path, progress: Progress) -> dict[str, Any]:
                 f"{source}: plugin-form ONNX (TensorRT plugin nodes) cannot run on CPU backends; "
                 "export with `edgeinspect export CKPT --ops standard`"
             )
-        check_model_io(source, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
-                       inputs=meta["inputs"], output_shapes=meta["output_shapes"])
+        check_onnx_metadata(source, meta)
         shutil.copyfile(source, target)
     else:
         export_for_build(source, target, OpForm.STANDARD.value, progress)

@@ -343,10 +343,9 @@ def _stage(source: Path, source_form: str | None, decision: PluginDecision, work
         shutil.copyfile(source, target)
     meta = read_metadata(target)
     if source_form is not None:  # an ONNX given: refuse one that is not an edgeinspect model before TensorRT sees it
-        from edgeinspect.backends.base import check_model_io
+        from edgeinspect.backends.base import check_onnx_metadata
 
-        check_model_io(source, meta["input_shape"], meta["outputs"], input_type=meta.get("input_type"),
-                       inputs=meta["inputs"], output_shapes=meta["output_shapes"])
+        check_onnx_metadata(source, meta)
     return require_tile_hw(meta, source)
 
 
