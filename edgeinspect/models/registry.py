@@ -22,7 +22,7 @@ from torch import nn
 
 from edgeinspect.errors import EdgeInspectError
 
-__all__ = ["ModelOptionError", "register_model", "create_model", "first_line", "list_models", "is_model"]
+__all__ = ["ModelOptionError", "register_model", "create_model", "culprit_option", "first_line", "list_models", "is_model"]
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -74,21 +74,33 @@ def _construct(fn: Callable[..., nn.Module], kwargs: dict[str, Any]) -> tuple[nn
     return model, None
 
 
-def _culprit(fn: Callable[..., nn.Module], kwargs: dict[str, Any], reason: str) -> str | None:
-    """The keyword of ``kwargs`` that alone gives ``reason`` (else the first that alone fails), or None."""
+def culprit_option(kwargs: dict[str, Any], reason: str, error_of: Callable[[dict[str, Any]], BaseException | None],
+                   *, fallback: bool = True) -> str | None:
+    """The keyword of ``kwargs`` that alone gives the error ``reason`` (its first line), or None.
+
+    Args:
+        kwargs: the options that, together, failed.
+        reason: :func:`first_line` of that failure.
+        error_of: tries one option alone: its error, or None when it works.
+        fallback: without an exact match, the first option that alone fails at all.
+    """
     if len(kwargs) == 1:
         return next(iter(kwargs))
     failing = []
     for name, value in kwargs.items():
-        try:
-            _, error = _construct(fn, {name: value})
-        except EdgeInspectError as raised:
-            error = raised
+        error = error_of({name: value})
         if error is not None and first_line(error) == reason:
             return name
         if error is not None:
             failing.append(name)
-    return failing[0] if failing else None
+    return failing[0] if failing and fallback else None
+
+
+def _construction_error(fn: Callable[..., nn.Module], kwargs: dict[str, Any]) -> BaseException | None:
+    try:
+        return _construct(fn, kwargs)[1]
+    except EdgeInspectError as raised:
+        return raised
 
 
 def _canonical(name: str) -> str:
@@ -147,7 +159,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
         if not kwargs:
             raise error  # the defaults fail: a bug of the network, not an option
         reason = first_line(error)
-        option = _culprit(fn, kwargs, reason)
+        option = culprit_option(kwargs, reason, lambda alone: _construction_error(fn, alone))
         raise ModelOptionError(key, option, kwargs.get(option), reason, list(kwargs)) from None
     model.arch = key
     model.init_kwargs = dict(kwargs)

@@ -250,20 +250,19 @@ def _min_batch(model: torch.nn.Module, recipe: Recipe, input_hw: tuple[int, int]
 
 def _failing_kwarg(recipe: Recipe, input_hw: tuple[int, int], stages: list[str], reason: str) -> str | None:
     """The ``model_kwargs`` key that alone makes the blank-batch forward fail with ``reason``, or None."""
-    from edgeinspect.models.registry import first_line
+    from edgeinspect.models.registry import culprit_option
 
-    if len(recipe.model_kwargs) == 1:
-        return next(iter(recipe.model_kwargs))
-    for key, value in recipe.model_kwargs.items():
-        alone = dataclasses.replace(recipe, model_kwargs={key: value})
+    def error_of(alone_kwargs: dict[str, Any]) -> BaseException | None:
+        alone = dataclasses.replace(recipe, model_kwargs=alone_kwargs)
         try:
             _single_value_norms(build_model(alone), alone, input_hw, stages)
         except (ValueError, TypeError, RuntimeError) as error:
-            if first_line(error) == reason:
-                return key
+            return error
         except EdgeInspectError:
-            pass
-    return None
+            return None  # fails to build alone: not the forward failure looked for
+        return None
+
+    return culprit_option(dict(recipe.model_kwargs), reason, error_of, fallback=False)
 
 
 def _check_batch(recipe: Recipe, min_batch: int, why: str) -> None:
