@@ -5,6 +5,7 @@ Importing this package is cheap (no cv2, no torch); names are loaded on first us
 - :mod:`edgeinspect.data.synth`: :class:`SyntheticWeb`, :func:`write_synth_dataset`,
   :class:`DefectTruth`, :class:`WebStrip`, :data:`TEXTURES`, :data:`DEFECT_KINDS`.
 - :mod:`edgeinspect.data.datasets`: :func:`open_dataset`, :func:`detect_format`, :class:`Dataset`.
+- :mod:`edgeinspect.data.packed_mask`: a defect's mask as short JSON text (``pack_mask``, ``unpack_mask``).
 
 Example:
     >>> from edgeinspect.data import SyntheticWeb

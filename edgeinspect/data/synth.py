@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from edgeinspect.data.packed_mask import pack_mask, unpack_mask
 from edgeinspect.data.synth_defects import DEFECT_BUILDERS, MAX_DEFECT_PX, DefectPatch, largest_component
 from edgeinspect.data.synth_textures import SHADING_LINES, STRUCTURE_LINES, build_texture, periodic_noise
 from edgeinspect.errors import DataError, EdgeInspectError
@@ -77,7 +78,7 @@ _JITTER_PERIOD = 4093                   # lines (prime)
 _NOISE_ROWS = 257                       # rows of the shot-noise table
 _SHOT_NOISE = 0.25                      # σ = _SHOT_NOISE·√value, 8-bit grey levels
 _CACHE_BLOCKS = 48
-_TRUTH_CACHE_BLOCKS = 65536                # truth records kept: 16.7 M lines (~160 MB at 2048 px)
+_TRUTH_CACHE_BLOCKS = 65536                # truth records kept: 16.7 M lines (~360 MB at 2048 px, their packed masks included)
 _CHUNK_LINES = 64                       # lines rendered at a time (cache-sized temporaries)
 _TAG_TEXTURE, _TAG_ARTEFACTS, _TAG_DEFECTS, _TAG_NOISE = 0x7E47, 0xA27E, 0xDEFE, 0x5407
 
@@ -91,12 +92,21 @@ class DefectTruth:
         kind: One of :data:`DEFECT_KINDS`.
         bbox: ``(x0, y0, x1, y1)`` px, x = column, y = web line, x1/y1 exclusive; tight.
         area_px: Number of defect pixels on the whole web, px.
+        mask_packed: Its exact pixels, the ``(y1-y0, x1-x0)`` bool mask over ``bbox``, as
+            :func:`edgeinspect.data.packed_mask.pack_mask` text (~190 characters for a typical defect;
+            :meth:`mask` unpacks it); empty when not kept.
     """
 
     id: int
     kind: str
     bbox: tuple[int, int, int, int]
     area_px: int
+    mask_packed: str = ""
+
+    def mask(self) -> np.ndarray:
+        """``(y1-y0, x1-x0)`` bool: the defect's pixels in its box."""
+        x0, y0, x1, y1 = self.bbox
+        return unpack_mask(self.mask_packed, (y1 - y0, x1 - x0))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -289,7 +299,8 @@ class SyntheticWeb:
         alpha = patch.alpha[r0:r1, c0 + k0:c0 + k1][mask]
         target = patch.target[r0:r1, c0 + k0:c0 + k1][mask]
         x0, y0 = left + c0 + k0, top + r0
-        truth = DefectTruth(int(defect_id), kind, (x0, y0, x0 + k1 - k0, y0 + r1 - r0), int(mask.sum()))
+        truth = DefectTruth(int(defect_id), kind, (x0, y0, x0 + k1 - k0, y0 + r1 - r0), int(mask.sum()),
+                            pack_mask(mask))
         row_start = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
         return _Placed(truth, mask, (1.0 - alpha).astype(np.float32), (alpha * target).astype(np.float32),
                        row_start)

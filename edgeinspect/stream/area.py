@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeinspect.config import check_keys, get_number, get_str, load_yaml_mapping
+from edgeinspect.data.packed_mask import pack_mask
 from edgeinspect.errors import ConfigError
 from edgeinspect.stream.records import Blob, Defect, TruthDefect
 
@@ -335,18 +336,23 @@ class AreaEstimator:
             kind=kind,
             verdict=self.verdict(area_mm2),
             truncated=blob.truncated,
+            mask_b64=pack_mask(blob.mask),
         )
 
     def truth(self, defect_id: int, kind: str, bbox_px: tuple[int, int, int, int],
-              mask: np.ndarray | None = None, area_px: int | None = None, inside: bool = True) -> TruthDefect:
+              mask: np.ndarray | None = None, area_px: int | None = None, inside: bool = True,
+              mask_b64: str | None = None) -> TruthDefect:
         """A true defect with its calibrated area.
 
         Args:
             defect_id, kind, bbox_px: from the source's truth.
-            mask: ``(y1-y0, x1-x0)`` bool pixels of the defect in its box (exact area), or None.
+            mask: ``(y1-y0, x1-x0)`` bool pixels of the defect in its box (exact area, and kept in
+                the record's ``mask_b64`` for scoring), or None.
             area_px: its pixel count, used with the mean column width of the box when ``mask`` is None
                 (exact for a constant ``mm_per_px``, an approximation for a polynomial).
             inside: the whole defect lies in inspected lines.
+            mask_b64: ``mask`` as :func:`~edgeinspect.data.packed_mask.pack_mask` text where the
+                source keeps it so (not packed again); None: packed from ``mask``.
         """
         x0, _, x1, _ = bbox_px
         if mask is not None:
@@ -356,7 +362,8 @@ class AreaEstimator:
             area_px_value = int(area_px or 0)
             area = area_px_value * float(self.column_mm[x0:x1].mean()) * self.mm_per_line
         return TruthDefect(id=int(defect_id), kind=str(kind), bbox_px=tuple(int(v) for v in bbox_px),
-                           area_px=area_px_value, area_mm2=_mm(area), inside=inside)
+                           area_px=area_px_value, area_mm2=_mm(area), inside=inside,
+                           mask_b64=mask_b64 if mask_b64 is not None or mask is None else pack_mask(mask))
 
 
 def _mm(value: float) -> float:

@@ -145,6 +145,9 @@ class Defect:
         verdict: ``"reject"`` when ``area_mm2 >= reject_area_mm2`` of the calibration, else ``"accept"``.
         truncated: True when the defect was cut by a segment end (dropped frames, end of run) or
             the tracker's band limit rather than closed after the web moved past it.
+        mask_b64: its ``area_px`` pixels, the ``(y1-y0, x1-x0)`` bool mask over ``bbox_px``, as
+            :func:`edgeinspect.data.packed_mask.pack_mask` text (JSON only, not in the CSV; left
+            out when None): the defect's exact shape, and what ``eval --run`` matches to true pixels.
     """
 
     id: int
@@ -164,12 +167,15 @@ class Defect:
     kind: str | None
     verdict: str
     truncated: bool = False
+    mask_b64: str | None = None
 
     def to_json(self) -> dict:
-        """A JSON-ready dict (boxes as lists)."""
+        """A JSON-ready dict (boxes as lists; ``mask_b64`` last, left out when None)."""
         record = {name: getattr(self, name) for name in self.__slots__}
         record["bbox_px"] = list(self.bbox_px)
         record["bbox_mm"] = list(self.bbox_mm)
+        if record["mask_b64"] is None:
+            del record["mask_b64"]
         return record
 
 
@@ -206,6 +212,10 @@ class TruthDefect:
         inside: True when the whole defect lies in lines the run inspected (a defect cut by the
             start or end of the run or by dropped frames is only partly visible: its area is not
             scored).
+        mask_b64: its exact pixels where the source knows them (sim), for scoring: the
+            ``(y1-y0, x1-x0)`` bool mask over ``bbox_px``, row-major, ``np.packbits``-ed, zlib-compressed,
+            as base64 text (:func:`edgeinspect.data.packed_mask.pack_mask` / ``unpack_mask``; ~190 characters for a typical
+            defect); None (left out of the JSON) otherwise.
     """
 
     id: int
@@ -214,11 +224,14 @@ class TruthDefect:
     area_px: int
     area_mm2: float
     inside: bool = True
+    mask_b64: str | None = None
 
     def to_json(self) -> dict:
-        """A JSON-ready dict."""
+        """A JSON-ready dict (``mask_b64`` last, left out when None)."""
         record = dataclasses.asdict(self)
         record["bbox_px"] = list(self.bbox_px)
+        if record["mask_b64"] is None:
+            del record["mask_b64"]
         return record
 
 

@@ -314,8 +314,9 @@ def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstima
     """True defects touching the inspected lines, from sources with ``truth_defects(first, stop)``.
 
     Returns:
-        One :class:`TruthDefect` per defect id (``inside`` when one segment holds it whole),
-        or None when the source does not know its truth.
+        One :class:`TruthDefect` per defect id (``inside`` when one segment holds it whole; with
+        its pixels, ``mask_b64``, when the source's truth carries them), or None when the source
+        does not know its truth.
     """
     if not hasattr(source, "truth_defects"):
         return None
@@ -328,7 +329,9 @@ def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstima
     for truth in sorted(found.values(), key=lambda t: (t.bbox[1], t.bbox[0], t.id)):
         y0, y1 = truth.bbox[1], truth.bbox[3]
         inside = any(first <= y0 and y1 <= stop for first, stop in segments)
-        records.append(area.truth(truth.id, truth.kind, tuple(truth.bbox), area_px=truth.area_px, inside=inside))
+        packed = getattr(truth, "mask_packed", "") or None  # exact pixels: for the area, and kept for scoring
+        records.append(area.truth(truth.id, truth.kind, tuple(truth.bbox), area_px=truth.area_px, inside=inside,
+                                  mask=None if packed is None else truth.mask(), mask_b64=packed))
     return records
 
 

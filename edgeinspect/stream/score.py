@@ -11,8 +11,12 @@ Defect matching works on the records (boxes and calibrated areas), so it needs n
 - **records per found defect**: the mean, over the true defects found, of the records whose box
   overlaps theirs (1.0: one record per physical defect; a crack reported in three pieces counts 3);
 - the **estimated area** of a true defect: each found defect's ``area_mm2`` is shared among the
-  true defects its box overlaps, in proportion to the overlapping box area (the rule of
-  :func:`edgeinspect.metrics.match_defects`, on boxes);
+  true defects its pixels lie on, in proportion to the pixels it shares with each (the rule of
+  :func:`edgeinspect.metrics.match_defects`), when both files carry their pixels (``mask_b64``: a
+  run's records always, the sim's truth): a record of a small hole inside the box of a large stain,
+  or a scratch's record crossing a blob's box, keeps its area for the defect it lies on. A record
+  that shares no pixel with a true defect (it lies beside one), and every record of files without
+  pixels (runs written before they were kept), share in proportion to the overlapping box area;
 - **area within tolerance**: of the true defects with ``area_mm2 >= significant_area_mm2`` lying
   wholly in inspected lines, the share whose estimated area is within ±20 % of the true area
   (a missed one counts as outside).
@@ -34,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeinspect.data.packed_mask import unpack_mask
 from edgeinspect.errors import DataError
 from edgeinspect.stream.area import AREA_TOLERANCE
 
@@ -85,6 +90,14 @@ def _record_problem(record: object) -> str | None:
         return f"has no 'bbox_px' of 4 numbers (got {box!r})"
     if not _is_number(record.get("area_mm2")):
         return f"has no numeric 'area_mm2' (got {record.get('area_mm2')!r})"
+    if "mask_b64" in record:
+        x0, y0, x1, y1 = (int(v) for v in box)
+        if not isinstance(record["mask_b64"], str) or x1 <= x0 or y1 <= y0:
+            return "has a 'mask_b64' that is not text over a non-empty 'bbox_px'"
+        try:
+            unpack_mask(record["mask_b64"], (y1 - y0, x1 - x0))
+        except ValueError as error:
+            return f"has a 'mask_b64' that is not its box's packed mask: {error}"
     return None
 
 
@@ -97,13 +110,50 @@ def box_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(w, 0, None).astype(np.int64) * np.clip(h, 0, None).astype(np.int64)
 
 
+def shared_pixels(truth: list[dict], found: list[dict], overlap: np.ndarray) -> np.ndarray:
+    """``(T, P)`` how to share each record's area: pixels record p shares with true defect t.
+
+    Args:
+        truth: ``truth.jsonl`` records, each with ``bbox_px`` and ``mask_b64`` (its pixels).
+        found: ``defects.jsonl`` records, each with ``bbox_px`` and ``mask_b64``.
+        overlap: ``(T, P)`` overlapping box areas (:func:`box_overlaps`): only pairs whose boxes
+            overlap can share a pixel.
+
+    Returns:
+        int64 pixel counts; a record that shares no pixel with any true defect keeps its
+        ``overlap`` column (it shares by box area).
+    """
+    counts = np.zeros(overlap.shape, np.int64)
+    masks: dict[tuple[str, int], np.ndarray] = {}  # (file, index) -> pixels over the box, decoded once
+
+    def pixels(kind: str, records: list[dict], index: int) -> np.ndarray:
+        if (kind, index) not in masks:
+            x0, y0, x1, y1 = (int(v) for v in records[index]["bbox_px"])
+            masks[kind, index] = unpack_mask(records[index]["mask_b64"], (y1 - y0, x1 - x0))
+        return masks[kind, index]
+
+    for t, p in zip(*np.nonzero(overlap)):
+        tx0, ty0, _, _ = (int(v) for v in truth[t]["bbox_px"])
+        px0, py0, _, _ = (int(v) for v in found[p]["bbox_px"])
+        true_mask, found_mask = pixels("truth", truth, t), pixels("found", found, p)
+        x0, y0 = max(tx0, px0), max(ty0, py0)
+        x1 = min(tx0 + true_mask.shape[1], px0 + found_mask.shape[1])
+        y1 = min(ty0 + true_mask.shape[0], py0 + found_mask.shape[0])
+        counts[t, p] = np.count_nonzero(true_mask[y0 - ty0:y1 - ty0, x0 - tx0:x1 - tx0]
+                                        & found_mask[y0 - py0:y1 - py0, x0 - px0:x1 - px0])
+    alone = counts.sum(axis=0) == 0
+    counts[:, alone] = overlap[:, alone]
+    return counts
+
+
 def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2: float,
                   tolerance: float = AREA_TOLERANCE) -> dict[str, Any]:
     """Recall, precision and area accuracy of defect records against true defects.
 
     Args:
-        found: ``defects.jsonl`` records (``bbox_px``, ``area_mm2``).
-        truth: ``truth.jsonl`` records (``bbox_px``, ``area_mm2``, ``inside``).
+        found: ``defects.jsonl`` records (``bbox_px``, ``area_mm2``; ``mask_b64``: their pixels).
+        truth: ``truth.jsonl`` records (``bbox_px``, ``area_mm2``, ``inside``; ``mask_b64``: their pixels,
+            which then share the records' areas, :func:`shared_pixels`, when every record of both has them).
         significant_area_mm2: true defects this large (mm²) count in the area score.
         tolerance: allowed relative area error.
 
@@ -133,8 +183,11 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
     is_found = overlap.sum(axis=1) > 0
     records_of = (overlap > 0).sum(axis=1)  # records touching each true defect
     is_false = overlap.sum(axis=0) == 0
-    per_pred = overlap.sum(axis=0)
-    share = np.divide(overlap, per_pred[None, :], out=np.zeros(overlap.shape, np.float64), where=per_pred[None, :] > 0)
+    weight = overlap
+    if all("mask_b64" in r for r in truth) and all("mask_b64" in r for r in found):
+        weight = shared_pixels(truth, found, overlap)
+    per_pred = weight.sum(axis=0)
+    share = np.divide(weight, per_pred[None, :], out=np.zeros(weight.shape, np.float64), where=per_pred[None, :] > 0)
     estimated = share @ pred_area if len(found) else np.zeros(len(truth))
     significant = true_area >= significant_area_mm2
     scored = significant & inside

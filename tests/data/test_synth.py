@@ -78,6 +78,7 @@ def test_defect_truth_agrees_with_the_mask_pixels():
         assert int(pixels.sum()) == truth.area_px, truth
         assert _bbox_of(pixels) == truth.bbox, truth
         x0, y0, x1, y1 = truth.bbox
+        np.testing.assert_array_equal(truth.mask(), pixels[y0:y1, x0:x1])  # its packed pixels, exactly
         assert 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 and y1 - y0 <= MAX_DEFECT_LINES
         assert truth.kind in DEFECT_KINDS
 

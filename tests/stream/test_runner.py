@@ -13,6 +13,8 @@ import pytest
 from edgeinspect import backends
 from edgeinspect.acquire import Frame, open_source
 from edgeinspect.config import RunConfig
+from edgeinspect.data.packed_mask import unpack_mask
+from edgeinspect.data.synth import MAX_DEFECT_LINES, SyntheticWeb
 from edgeinspect.stream.area import AreaEstimator, Calibration
 from edgeinspect.stream.runner import Pipeline, PipelineSettings, run_inspection
 from edgeinspect.stream.sinks import DefectSinks
@@ -134,6 +136,16 @@ def test_sim_run_writes_records_truth_and_summary(tmp_path, dark_onnx):
         assert {t["id"] for t in truth} == {d.id for d in sim.truth_defects(0, 1000)}
     # a true defect wholly inside [0, 1000) is 'inside', one reaching past line 1000 is not
     assert all(t["inside"] == (t["bbox_px"][3] <= 1000) for t in truth)
+    # both files carry each defect's pixels over its box (what eval --run shares areas by)
+    for record in records:
+        x0, y0, x1, y1 = record["bbox_px"]
+        pixels = unpack_mask(record["mask_b64"], (y1 - y0, x1 - x0))
+        assert int(pixels.sum()) == record["area_px"] and pixels[0].any() and pixels[:, 0].any(), record["id"]
+    web_ids = SyntheticWeb(256, texture="steel", seed=0).render(0, 1000 + MAX_DEFECT_LINES).defect_ids
+    for true in truth:
+        x0, y0, x1, y1 = true["bbox_px"]
+        np.testing.assert_array_equal(unpack_mask(true["mask_b64"], (y1 - y0, x1 - x0)),
+                                      web_ids[y0:y1, x0:x1] == true["id"])
     assert sorted(p.name for p in (out / "masks" / "pred").iterdir()) == ["000000000.png", "000000512.png"]
     assert set(summary.stage_share) == {"acquire", "tile", "infer", "stitch", "track", "sinks"}
     assert sum(summary.stage_share.values()) == pytest.approx(1.0, abs=1e-3)

@@ -1,9 +1,11 @@
-"""eval --run scoring: box matching, area shared by overlap, ±20 % on significant defects only."""
+"""eval --run scoring: box matching, area shared by shared pixels (else box overlap), ±20 % on significant defects only."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from edgeinspect.data.packed_mask import pack_mask
 from edgeinspect.stream.score import score_records
 
 
@@ -45,6 +47,57 @@ def test_one_record_over_two_defects_shares_its_area_by_overlap():
     assert score["found"] == 2 and score["area"]["within_tol"] == 0
     assert (score["area"]["short"], score["area"]["long"]) == (1, 1)
     assert score["area"]["abs_error_max"] == pytest.approx(0.4)
+
+
+def _with_pixels(box, mask, area):
+    """A record (or true defect) carrying its pixels, as runs and the sim write them."""
+    assert mask.shape == (box[3] - box[1], box[2] - box[0])
+    return rec(box, area, mask_b64=pack_mask(mask))
+
+
+def _ring(size):
+    ring = np.zeros((size, size), bool)
+    ring[:2], ring[-2:], ring[:, :2], ring[:, -2:] = True, True, True, True
+    return ring
+
+
+def test_a_record_inside_another_defects_box_keeps_its_area_for_the_defect_it_lies_on():
+    # a 40 × 40 ring-shaped stain (2 px wide) and, inside its box but off its pixels, a 6 × 6 hole
+    ring, hole = _ring(40), np.ones((6, 6), bool)
+    truth = [_with_pixels((0, 0, 40, 40), ring, ring.sum() * 0.01), _with_pixels((17, 17, 23, 23), hole, 0.36)]
+    found = [_with_pixels((0, 0, 40, 40), ring, ring.sum() * 0.01),    # each measured exactly
+             _with_pixels((17, 17, 23, 23), hole, 0.36)]
+    score = score_records(found, truth, significant_area_mm2=0.25)
+    assert score["area"]["within_tol"] == 2 and score["area"]["abs_error_max"] == pytest.approx(0.0)
+    # the same records without their pixels share by box overlap: the hole's record splits 36/36 px
+    # between the ring's box and its own, and the ring's record gives the hole 36/1636 of its area
+    boxes_only = score_records([rec(r["bbox_px"], r["area_mm2"]) for r in found], truth, significant_area_mm2=0.25)
+    hole_estimate = 0.36 / 2 + ring.sum() * 0.01 * 36 / (1600 + 36)
+    assert boxes_only["area"]["within_tol"] == 1  # the ring: 3.04 × 1600/1636 + 0.18 = 3.15 of 3.04 mm², +4 %
+    assert boxes_only["area"]["abs_error_max"] == pytest.approx(abs(hole_estimate / 0.36 - 1))
+
+
+def test_a_record_over_two_defects_shares_its_area_by_the_pixels_it_covers_of_each():
+    left, right = np.ones((10, 10), bool), np.ones((10, 10), bool)
+    truth = [_with_pixels((0, 0, 10, 10), left, 1.0), _with_pixels((12, 0, 22, 10), right, 1.0)]
+    covers = np.zeros((10, 22), bool)
+    covers[:, 5:10] = True   # 50 px of the left defect
+    covers[:, 12:22] = True  # 100 px of the right one
+    found = [_with_pixels((0, 0, 22, 10), covers, 2.1)]
+    score = score_records(found, truth, significant_area_mm2=0.0)
+    # 2.1 × 50/150 = 0.7 (−30 %) and 2.1 × 100/150 = 1.4 (+40 %), as match_defects shares by pixels
+    assert (score["area"]["short"], score["area"]["long"]) == (1, 1)
+    assert score["area"]["abs_error_max"] == pytest.approx(0.4)
+
+
+def test_a_record_beside_a_defect_sharing_no_pixel_falls_back_to_box_overlap():
+    truth = [_with_pixels((0, 0, 10, 10), np.eye(10, dtype=bool), 0.1 * 10)]
+    off_diagonal = np.zeros((10, 10), bool)
+    off_diagonal[0, 9] = off_diagonal[9, 0] = True  # inside the box, on no true pixel
+    found = [_with_pixels((0, 0, 10, 10), off_diagonal, 0.9)]
+    score = score_records(found, truth, significant_area_mm2=0.0)
+    assert score["found"] == 1 and score["area"]["within_tol"] == 1  # 0.9 of 1.0: the box shares it whole
+    assert score["area"]["abs_error_max"] == pytest.approx(0.1)
 
 
 def test_nothing_to_find_and_nothing_found_is_perfect():
@@ -106,6 +159,11 @@ def _run_folder(tmp_path, defects_text: bytes):
     (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": "big"}', "line 2 has no numeric 'area_mm2' (got 'big')"),
     (b"[1, 2]", "line 2 is a JSON list, not an object"),
     (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "kind": "\xff"}', "byte {offset} is not UTF-8 text"),  # offset in the file
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "mask_b64": 7}', "line 2 has a 'mask_b64' that is not text"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "mask_b64": "eJwDAAAAAAE="}',  # zlib of no bytes
+     "line 2 has a 'mask_b64' that is not its box's packed mask: does not hold the 4 bytes of a 5 × 5 mask"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "mask_b64": "@@"}',
+     "line 2 has a 'mask_b64' that is not its box's packed mask: not base64 zlib data"),
 ])
 def test_a_damaged_run_record_is_one_line_naming_the_file_and_line(tmp_path, bad_line, message):
     from edgeinspect.errors import DataError
