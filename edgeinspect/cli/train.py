@@ -73,7 +73,7 @@ def train_command(
         float | None,
         typer.Option("--max-minutes", help="Wall-clock budget for the epochs, shared by the stages in proportion to their epochs; a stage stops after the batch that spends its share."),
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.pt.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from last.pt (same --data samples, model, seed, split).")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable samples instead of stopping.")] = False,
 ) -> None:
     """Train a seed network (LPC-Net, PSIC-Net, LSA-Net, AnomalySeg) with validation, best checkpoint and test metrics."""

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import os
@@ -378,6 +379,29 @@ def _check_resumable(saved: dict[str, Any], recipe: Recipe, path: Path) -> None:
             )
 
 
+def data_fingerprint(dataset) -> str:
+    """Hex digest of a dataset's sample labels and names (not their pixels, not the folder's path).
+
+    Two folders with the same samples (a copied or moved dataset) give the same fingerprint; a
+    sample added, removed or renamed changes it, and with it every split.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for label, name in sorted((entry.label, entry.name) for entry in dataset.entries):
+        digest.update(f"{label}\0{name}\n".encode())
+    return digest.hexdigest()
+
+
+def _check_same_data(saved: dict, dataset, data_root: Path, path: Path) -> None:
+    """A resumed run trains on the samples it started on (its splits and best epoch depend on them)."""
+    fingerprint = saved.get("fingerprint")
+    if fingerprint is None or fingerprint == data_fingerprint(dataset):
+        return  # same samples (or a run saved before fingerprints were kept)
+    raise ConfigError(
+        f"{path}: cannot resume on --data {data_root} ({len(dataset)} samples): the run trained on "
+        f"{saved.get('root')} ({saved.get('samples')} samples, other names); pass that --data or start a new --out"
+    )
+
+
 @dataclass(slots=True)
 class _StageClock:
     """Batches and (with a time budget) the deadline of the stage being trained."""
@@ -637,9 +661,11 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, m
     _check_batch(recipe, min_batch, why)
     if resume:
         model.load_state_dict(checkpoint["state_dict"])
-    save_recipe(recipe, files.recipe)
 
     dataset, parts = _split_sets(recipe, data_root, format, skip_bad)
+    if resume:
+        _check_same_data(state.get("data") or {}, dataset, data_root, files.last)
+    save_recipe(recipe, files.recipe)
     _check_train_split(recipe, data_root, dataset, parts, min_batch, why)
     counts = {name: len(idx) for name, (_, idx) in parts.items()}
     skipped = sorted(set().union(*(split.skipped for split, _ in parts.values())))
@@ -735,7 +761,8 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, m
             "stage": label,
             "val": {k: float(v) for k, v in row.items() if k.startswith("val_")},
             "recipe": recipe_to_dict(recipe),
-            "data": {"root": str(data_root), "format": dataset.format},
+            "data": {"root": str(data_root), "format": dataset.format, "samples": len(dataset),
+                     "fingerprint": data_fingerprint(dataset)},
         }
         if improved:
             best_epoch = epoch + 1

@@ -197,6 +197,28 @@ def test_existing_run_mismatch_and_missing_last_are_config_errors(full_run: Path
         train(tiny_recipe(seed="5"), square_pairs, copy, resume=True)
 
 
+def test_resume_on_other_samples_is_refused_and_on_a_moved_copy_of_the_same_is_not(
+        full_run: Path, square_pairs: Path, square_pairs_20: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(full_run, copy)
+    recipe_before = (copy / "recipe.yaml").read_text()
+    with pytest.raises(ConfigError) as info:
+        train(tiny_recipe(**{"optim.lr": "0.5"}), square_pairs_20, copy, resume=True)
+    assert str(info.value) == (f"{copy / 'last.pt'}: cannot resume on --data {square_pairs_20} (20 samples): the run "
+                               f"trained on {square_pairs} (10 samples, other names); pass that --data or start a new --out")
+    assert (copy / "recipe.yaml").read_text() == recipe_before  # the refused resume changed nothing
+    moved = tmp_path / "moved"
+    shutil.copytree(square_pairs, moved)
+    train(tiny_recipe(), moved, copy, resume=True)  # same samples elsewhere: resumes (all epochs done)
+    renamed = tmp_path / "renamed"  # as many samples, one of them renamed: other splits
+    shutil.copytree(square_pairs, renamed)
+    for folder in ("images", "masks"):
+        first = sorted((renamed / folder).iterdir())[0]
+        first.rename(first.with_name("renamed" + first.suffix))
+    with pytest.raises(ConfigError, match=r"cannot resume on --data .*renamed \(10 samples\): the run trained on"):
+        train(tiny_recipe(), renamed, copy, resume=True)
+
+
 def test_unknown_model_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown model"):
         build_model(tiny_recipe(model="nope"))
