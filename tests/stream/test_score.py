@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgeinspect.data.packed_mask import pack_mask
-from edgeinspect.stream.score import score_records
+from edgeinspect.stream.score import overlapping_pairs, score_records
 
 
 def rec(box, area, **extra):
@@ -98,6 +98,24 @@ def test_a_record_beside_a_defect_sharing_no_pixel_falls_back_to_box_overlap():
     score = score_records(found, truth, significant_area_mm2=0.0)
     assert score["found"] == 1 and score["area"]["within_tol"] == 1  # 0.9 of 1.0: the box shares it whole
     assert score["area"]["abs_error_max"] == pytest.approx(0.1)
+
+
+def test_overlapping_pairs_are_every_pair_of_boxes_that_overlap():
+    rng = np.random.default_rng(3)
+
+    def boxes(n, tallest):
+        x0, y0 = rng.integers(0, 300, n), rng.integers(0, 3000, n)
+        return np.stack([x0, y0, x0 + rng.integers(1, 40, n), y0 + rng.integers(1, tallest, n)], axis=1)
+
+    a, b = boxes(400, 120), boxes(300, 900)  # b's tall boxes reach far: a is the one searched
+    ia, ib, area = overlapping_pairs(a, b)
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    every = np.clip(w, 0, None) * np.clip(h, 0, None)  # all 400 × 300 pairs
+    assert sorted(zip(ia.tolist(), ib.tolist())) == sorted(zip(*(v.tolist() for v in np.nonzero(every))))
+    np.testing.assert_array_equal(area, every[ia, ib])
+    assert list(zip(ib.tolist(), ia.tolist())) == sorted(zip(ib.tolist(), ia.tolist()))  # by record, then truth
+    assert all(len(v) == 0 for v in overlapping_pairs(a[:0], b)) and all(len(v) == 0 for v in overlapping_pairs(a, b[:0]))
 
 
 def test_nothing_to_find_and_nothing_found_is_perfect():
