@@ -43,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import datetime as _dt
@@ -325,10 +326,13 @@ def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstima
         if stop > first:
             for truth in source.truth_defects(first, stop):
                 found.setdefault(int(truth.id), truth)
+    spans = sorted((first, stop) for first, stop in segments if stop > first)  # web order, disjoint
+    firsts = [first for first, _ in spans]
     records = []
     for truth in sorted(found.values(), key=lambda t: (t.bbox[1], t.bbox[0], t.id)):
         y0, y1 = truth.bbox[1], truth.bbox[3]
-        inside = any(first <= y0 and y1 <= stop for first, stop in segments)
+        holder = bisect.bisect_right(firsts, y0) - 1  # the one segment that can hold it whole
+        inside = holder >= 0 and y1 <= spans[holder][1]
         packed = getattr(truth, "mask_packed", "") or None  # exact pixels: for the area, and kept for scoring
         records.append(area.truth(truth.id, truth.kind, tuple(truth.bbox), area_px=truth.area_px, inside=inside,
                                   mask=None if packed is None else truth.mask(), mask_b64=packed))

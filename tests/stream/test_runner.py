@@ -391,3 +391,22 @@ def test_records_of_finished_batches_are_written_while_no_frame_comes(tmp_path, 
             assert [r["bbox_px"] for r in read_jsonl(tmp_path / "defects.jsonl")] == [[20, 230, 30, 250]]
         finally:
             pipeline.close()
+
+
+def test_a_true_defect_is_inside_only_when_one_inspected_segment_holds_it_whole():
+    from edgeinspect.assets import default_calibration
+    from edgeinspect.stream.area import load_calibration
+    from edgeinspect.stream.runner import collect_truth
+
+    area = AreaEstimator(load_calibration(default_calibration()), 512)
+    segments = [(6000, 9000), (0, 3000), (3400, 5000), (5000, 5001)]  # in any order; a gap at 3000..3400
+    with open_source("sim:carbon", width=512) as sim:
+        truths = collect_truth(sim, segments, area)
+        every = {d.id: d for first, stop in segments for d in sim.truth_defects(first, stop)}
+    assert [t.id for t in truths] == sorted(every, key=lambda i: (every[i].bbox[1], every[i].bbox[0], i))
+    for truth in truths:
+        y0, y1 = truth.bbox_px[1], truth.bbox_px[3]
+        assert truth.inside == any(first <= y0 and y1 <= stop for first, stop in segments), truth
+    assert {True, False} <= {t.inside for t in truths}  # defects cut by the gap and the ends are there
+    crossing = [t for t in truths if t.bbox_px[1] < 3000 < t.bbox_px[3]]
+    assert crossing and not any(t.inside for t in crossing)
