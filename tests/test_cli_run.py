@@ -141,3 +141,35 @@ def test_run_genicam_tlsimu_4096_px_loses_nothing(tmp_path, capsys):
     assert summary["lines_inspected"] >= 4096 and summary["frames_dropped"] == 0 and summary["lines_dropped"] == 0
     assert summary["source_stats"]["frames_lost"] == 0 and summary["source_stats"]["lines_lost"] == 0
     assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def _limit_file_size(limit_bytes: int):
+    """A child whose files cannot grow past ``limit_bytes`` (RLIMIT_FSIZE; writes then fail with EFBIG)."""
+    import resource
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return limit
+
+
+def test_records_that_cannot_be_written_stop_the_run_with_one_line_naming_the_file(tmp_path):
+    """The OS refuses the writes (a file-size limit, as a full disk would): one error line, exit 2,
+    the records before it intact, summary.json saying the run failed."""
+    out = tmp_path / "limited"
+    process = subprocess.run(
+        [sys.executable, "-m", "edgeinspect", "run", "--camera", "sim", "--out", str(out), "--lines", "4000",
+         "--no-overlays", "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size(40_000),
+        env=os.environ | {"COLUMNS": "200"},
+    )
+    errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr and len(errors) == 1, process.stderr
+    written = int(errors[0].split("; the ")[1].split(" record")[0])
+    assert errors[0] == (f"error: {out / 'defects.jsonl'}: cannot write (File too large); the {written} record(s) "
+                         f"before it are on disk")
+    records = (out / "defects.jsonl").read_bytes().split(b"\n")[:written]
+    assert written > 10 and all(json.loads(line)["id"] == i for i, line in enumerate(records, start=1))
+    assert json.loads((out / "summary.json").read_text())["stop_reason"] == "error"

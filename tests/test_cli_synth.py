@@ -93,3 +93,19 @@ def test_cli_default_density_is_the_library_default():
     from edgeinspect.data.synth import DEFAULT_DEFECTS_PER_MPX
 
     assert inspect.signature(synth).parameters["defects_per_mpx"].default == DEFAULT_DEFECTS_PER_MPX
+
+
+def test_a_dataset_the_disk_refuses_is_one_line_naming_the_file(tmp_path):
+    """Files may not grow past 20 kB (RLIMIT_FSIZE, as a full disk refuses them): one line, exit 2."""
+    import resource
+    import signal
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = tmp_path / "big"
+    process = subprocess.run([sys.executable, "-m", "edgeinspect", "synth", str(out), "--count", "3", "--size", "256x256"],
+                             capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr
+    assert process.stderr.strip().splitlines() == [f"error: {out / 'images' / '000000.png'}: cannot write (File too large)"]

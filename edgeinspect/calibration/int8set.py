@@ -345,7 +345,7 @@ def select_int8_set(source: Path, *, name: str, root: Path = Path("calib/int8"),
     """
     import yaml
 
-    from edgeinspect.stream.sinks import write_png
+    from edgeinspect.data.imageio import write_png
 
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise EdgeInspectError(f"--name {name!r}: give a plain folder name (not empty, no '/', not starting with '.')")

@@ -9,7 +9,9 @@ naming the file when it cannot:
 - mask: ``(H, W)`` bool, see :func:`binarize_mask` for the threshold.
 - prediction: ``(H, W)`` bool (a 0/1 mask) or float32 probabilities in [0, 1].
 
-Files are decoded from bytes (``np.fromfile`` + ``cv2.imdecode``) so paths with any characters work.
+Files are decoded from bytes (``np.fromfile`` + ``cv2.imdecode``) so paths with any characters work;
+:func:`write_png` encodes in memory and writes the bytes the same way, for the same reason and so a
+full disk is named as such.
 
 Example:
     >>> image = read_image(Path("MT_Crack/Imgs/exp1_num_3191.jpg"))   # (H, W) uint8
@@ -184,3 +186,26 @@ def read_prediction(path: Path) -> np.ndarray:
     if np.issubdtype(array.dtype, np.floating):
         return np.clip(array, 0.0, 1.0).astype(np.float32)
     raise DataError(f"{path}: prediction pixels are {array.dtype}; expected 8/16-bit or float")
+
+
+def write_png(path: Path, image: np.ndarray, *, compression: int = 3, row_filter: int | None = None) -> None:
+    """Write a PNG (any path characters), or DataError naming the file and why (a full disk, say).
+
+    Args:
+        path: the file.
+        image: ``(H, W)`` or ``(H, W, 3)`` uint8 (or uint16).
+        compression: zlib level 0..9 (0 stores the rows as they are, 1 is fast; OpenCV's default is 3).
+        row_filter: one PNG row filter for every row (``cv2.IMWRITE_PNG_FILTER_*``); None: libpng's
+            adaptive choice per row.
+    """
+    params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    if row_filter is not None:
+        params += [cv2.IMWRITE_PNG_FILTER, row_filter]
+    ok, data = cv2.imencode(".png", image, params)
+    if not ok:
+        raise DataError(f"{path}: cannot encode PNG")
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data.tobytes())
+    except OSError as error:
+        raise DataError(f"{path}: cannot write ({error.strerror or error})") from None

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from edgeinspect.data.imageio import write_png
 from edgeinspect.data.packed_mask import pack_mask, unpack_mask
 from edgeinspect.data.synth_defects import DEFECT_BUILDERS, MAX_DEFECT_PX, DefectPatch, largest_component
 from edgeinspect.data.synth_textures import SHADING_LINES, STRUCTURE_LINES, build_texture, periodic_noise
@@ -466,13 +467,6 @@ def _split_count(count: int, parts: int) -> list[int]:
     return [count // parts + (1 if k < count % parts else 0) for k in range(parts)]
 
 
-def _imwrite(path: Path, array: np.ndarray) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), array):
-        raise DataError(f"{path}: cannot write PNG (check the folder is writable)")
-
-
 def write_synth_dataset(out: Path, *, count: int, size_hw: tuple[int, int], texture: str, seed: int,
                         bit_depth: int = 8, defects_per_mpx: float = DEFAULT_DEFECTS_PER_MPX,
                         artefacts: bool = True, overwrite: bool = False,
@@ -531,22 +525,28 @@ def write_synth_dataset(out: Path, *, count: int, size_hw: tuple[int, int], text
                          artefacts=artefacts) for name in textures]
     _prepare_out(out, overwrite)
     plan = ((web, k) for web, n in zip(webs, _split_count(count, len(webs))) for k in range(n))
-    with open(out / "defects.jsonl", "w", encoding="utf-8") as records:
-        for index, (web, k) in enumerate(plan):
-            first = k * height
-            strip = web.render(first, height)
-            name = f"{index:06d}.png"
-            _imwrite(out / "images" / name, strip.image)
-            _imwrite(out / "masks" / name, strip.mask.astype(np.uint8) * 255)
-            for record in _image_records(web, strip, name):
-                records.write(json.dumps(record) + "\n")
-            if progress is not None:
-                progress(index + 1, count)
+    try:
+        with open(out / "defects.jsonl", "w", encoding="utf-8") as records:
+            for index, (web, k) in enumerate(plan):
+                first = k * height
+                strip = web.render(first, height)
+                name = f"{index:06d}.png"
+                write_png(out / "images" / name, strip.image)
+                write_png(out / "masks" / name, strip.mask.astype(np.uint8) * 255)
+                for record in _image_records(web, strip, name):
+                    records.write(json.dumps(record) + "\n")
+                if progress is not None:
+                    progress(index + 1, count)
+    except OSError as error:  # defects.jsonl (its PNGs raise DataError themselves)
+        raise DataError(f"{out / 'defects.jsonl'}: cannot write ({error.strerror or error})") from None
     params = {"generator": "edgeinspect.data.synth", "count": count, "size_hw": [height, width],
               "texture": texture, "seed": seed, "bit_depth": bit_depth, "defects_per_mpx": defects_per_mpx,
               "artefacts": artefacts, "lines_per_image": height,
               "runs": [{"texture": web.texture, "images": n} for web, n in zip(webs, _split_count(count, len(webs)))]}
-    (out / "synth.json").write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+    try:
+        (out / "synth.json").write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise DataError(f"{out / 'synth.json'}: cannot write ({error.strerror or error})") from None
     return out
 
 

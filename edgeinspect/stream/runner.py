@@ -575,7 +575,13 @@ class _SummaryWriter:
             overlays_skipped=p.sinks.overlays_skipped,
             cascade=_cascade_stats(engine),
         )
-        write_summary(self.out / "summary.json", summary)
+        try:
+            write_summary(self.out / "summary.json", summary)
+        except EdgeInspectError as error:
+            if exc is None:
+                raise
+            # the run already failed (a full disk fails the records first): that error is the one to report
+            log.error("%s", error)
         self.result["summary"] = summary
         return False
 

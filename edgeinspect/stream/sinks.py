@@ -20,16 +20,19 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from edgeinspect.data.imageio import write_png
 from edgeinspect.errors import EdgeInspectError
 from edgeinspect.outputs import make_folder
 from edgeinspect.stream.records import (
@@ -49,33 +52,18 @@ OVERLAY_PNG_COMPRESSION = 1
 OVERLAY_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP
 
 
-def write_png(path: Path, image: np.ndarray, *, compression: int = 3, row_filter: int | None = None) -> None:
-    """Write a PNG (any path characters), or EdgeInspectError naming the file.
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (temp file + rename), so a reader never sees half a file.
 
-    Args:
-        path: the file.
-        image: ``(H, W)`` or ``(H, W, 3)`` uint8.
-        compression: zlib level 0..9 (0 stores the rows as they are, 1 is fast; OpenCV's default is 3).
-        row_filter: one PNG row filter for every row (``cv2.IMWRITE_PNG_FILTER_*``); None: libpng's
-            adaptive choice per row.
+    Raises:
+        EdgeInspectError: the file cannot be written (a full disk, say), naming it.
     """
-    params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
-    if row_filter is not None:
-        params += [cv2.IMWRITE_PNG_FILTER, row_filter]
-    ok, data = cv2.imencode(".png", image, params)
-    if not ok:
-        raise EdgeInspectError(f"{path}: cannot encode PNG")
+    tmp = path.with_name(path.name + ".tmp")
     try:
-        data.tofile(str(path))
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
     except OSError as error:
         raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def display_lines(lines: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -132,6 +120,14 @@ def _write_overlays(jobs: list[tuple[Path, Blob]]) -> None:
         write_png(path, overlay_image(blob), compression=OVERLAY_PNG_COMPRESSION, row_filter=OVERLAY_PNG_FILTER)
 
 
+def _open_for_writing(path: Path, **options) -> Any:
+    """``open(path, "w")`` (UTF-8), or EdgeInspectError naming the file."""
+    try:
+        return open(path, "w", encoding="utf-8", **options)
+    except OSError as error:
+        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
 class DefectSinks:
     """``defects.jsonl`` + ``defects.csv`` (+ overlay PNGs), each record flushed as it is written.
 
@@ -156,14 +152,25 @@ class DefectSinks:
         self.jsonl_path = self.out_dir / "defects.jsonl"
         self.csv_path = self.out_dir / "defects.csv"
         self.overlay_dir = make_folder(self.out_dir / "overlays") if overlays else None
-        self._jsonl = open(self.jsonl_path, "w", encoding="utf-8")
-        self._csv_file = open(self.csv_path, "w", encoding="utf-8", newline="")
-        self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(DEFECT_CSV_COLUMNS)
-        self._csv_file.flush()
+        self._jsonl = _open_for_writing(self.jsonl_path)
+        try:
+            self._csv_file = _open_for_writing(self.csv_path, newline="")
+            self._csv = csv.writer(self._csv_file)
+            try:
+                self._csv.writerow(DEFECT_CSV_COLUMNS)
+                self._csv_file.flush()
+            except OSError as error:
+                with contextlib.suppress(OSError):  # closes the file; its buffer cannot be written either
+                    self._csv_file.close()
+                raise EdgeInspectError(f"{self.csv_path}: cannot write ({error.strerror or error})") from None
+        except BaseException:
+            self._jsonl.close()
+            raise
         self.count = 0
         self.rejects = 0
+        self.on_disk = 0  # records flushed to both files
         self.overlays_skipped = 0
+        self._failed = False  # a record could not be written: the files are not written again
         self._overlay_backlog = overlay_backlog
         self.wait_for_overlays = bool(wait_for_overlays)
         self._pending: list[tuple[Future, int]] = []  # overlay jobs and their overlay counts
@@ -181,17 +188,24 @@ class DefectSinks:
             flush: flush both files now; False when more records emitted at the same moment
                 follow (the caller then calls :meth:`flush` after the last one).
         """
-        self._jsonl.write(json.dumps(defect.to_json()) + "\n")
-        self._csv.writerow(defect_csv_row(defect))
+        self._check_writable()
+        try:
+            self._jsonl.write(json.dumps(defect.to_json()) + "\n")
+        except OSError as error:
+            self._write_failed(self.jsonl_path, error)
+        try:
+            self._csv.writerow(defect_csv_row(defect))
+        except OSError as error:
+            self._write_failed(self.csv_path, error)
         if self._writer is not None and blob is not None:
             if self._room_for_overlay():
                 self._batch.append((self.overlay_dir / f"defect_{defect.id:06d}.png", blob))
             else:
                 self.overlays_skipped += 1
-        if flush:
-            self.flush()
         self.count += 1
         self.rejects += defect.verdict == "reject"
+        if flush:
+            self.flush()
 
     def _overlays_waiting(self) -> int:
         return sum(n for f, n in self._pending if not f.done()) + len(self._batch)
@@ -217,23 +231,55 @@ class DefectSinks:
             self._pending.append((self._writer.submit(_write_overlays, self._batch), len(self._batch)))
             self._batch = []
 
+    def _check_writable(self) -> None:
+        if self._failed:
+            raise EdgeInspectError(f"{self.jsonl_path}: not written after an earlier write error")
+
+    def _write_failed(self, path: Path, error: OSError) -> None:
+        """An OSError writing ``path`` (a full disk, a lost network share) becomes one line naming the
+        file and what is on disk; the record files are not written again after it."""
+        self._failed = True
+        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error}); the {self.on_disk} record(s) "
+                               f"before it are on disk") from None
+
     def flush(self) -> None:
         """Flush ``defects.jsonl`` and ``defects.csv`` (the records written so far are on disk) and hand
-        the overlays written since the last flush to the writer thread."""
-        self._jsonl.flush()
-        self._csv_file.flush()
+        the overlays written since the last flush to the writer thread.
+
+        Raises:
+            EdgeInspectError: a file cannot be written, naming it and the records already on disk.
+        """
+        self._check_writable()
+        for path, handle in ((self.jsonl_path, self._jsonl), (self.csv_path, self._csv_file)):
+            try:
+                handle.flush()
+            except OSError as error:
+                self._write_failed(path, error)
+        self.on_disk = self.count
         self._submit_overlays()
 
     def close(self) -> None:
-        """Finish the overlays, close both files (idempotent); an overlay that failed is raised here."""
+        """Finish the overlays, close both files (idempotent); an overlay that failed is raised here.
+
+        After a write error the files are closed without writing what is left in their buffers
+        (the error was raised when it happened; raising it again would hide where).
+        """
         if self._closed:
             return
         self._closed = True
-        self.flush()
-        self._jsonl.close()
-        self._csv_file.close()
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
+        try:
+            if not self._failed:
+                self.flush()
+        finally:
+            for handle in (self._jsonl, self._csv_file):
+                if self._failed:
+                    with contextlib.suppress(OSError):  # raised when it happened
+                        handle.close()
+                else:
+                    handle.close()
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+        if self._writer is not None and not self._failed:
             for future, _ in self._pending:
                 if future.exception() is not None:
                     raise future.exception()
@@ -308,10 +354,17 @@ class MaskWriter:
 
 
 def write_truth(path: Path, truths: list[TruthDefect]) -> None:
-    """``truth.jsonl``: one true defect per line."""
-    with open(path, "w", encoding="utf-8") as handle:
-        for truth in truths:
-            handle.write(json.dumps(truth.to_json()) + "\n")
+    """``truth.jsonl``: one true defect per line.
+
+    Raises:
+        EdgeInspectError: the file cannot be written, naming it.
+    """
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            for truth in truths:
+                handle.write(json.dumps(truth.to_json()) + "\n")
+    except OSError as error:
+        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
 
 
 def write_summary(path: Path, summary: RunSummary) -> None:

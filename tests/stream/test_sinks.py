@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import cv2
 import numpy as np
 import pytest
 
-from edgeinspect.stream.records import DEFECT_CSV_COLUMNS, Blob, Defect
+from edgeinspect.stream.records import DEFECT_CSV_COLUMNS, Blob, Defect, TruthDefect
 from edgeinspect.stream.sinks import DefectSinks, MaskWriter, overlay_image
 
 
@@ -101,3 +102,40 @@ def test_mask_files_cut_at_multiples_of_n_and_at_gaps(tmp_path):
     assert heights == [70, 100, 10, 10]
     first = cv2.imread(str(writer.files[0]), cv2.IMREAD_UNCHANGED)
     assert first.dtype == np.uint8 and first[5, 2] == 255 and first.sum() == 255 * 2  # lines 35 and 95
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (a device that is always full)")
+
+
+@needs_dev_full
+def test_a_full_disk_is_one_error_naming_the_file_and_what_is_on_disk(tmp_path):
+    from edgeinspect.errors import EdgeInspectError
+
+    (tmp_path / "defects.csv").symlink_to("/dev/full")  # every write to it: ENOSPC, as on a full disk
+    with pytest.raises(EdgeInspectError) as info:
+        with DefectSinks(tmp_path, overlays=False) as sinks:
+            pass
+    assert str(info.value) == f"{tmp_path / 'defects.csv'}: cannot write (No space left on device)"  # its header
+    (tmp_path / "defects.csv").unlink()
+    (tmp_path / "defects.jsonl").unlink()
+    (tmp_path / "defects.jsonl").symlink_to("/dev/full")
+    sinks = DefectSinks(tmp_path, overlays=False)  # the header goes to the csv; the jsonl fails at the first flush
+    with pytest.raises(EdgeInspectError, match=r"defects.jsonl: cannot write \(No space left on device\); the 0 record"):
+        sinks.write(make_defect(1), flush=True)
+    with pytest.raises(EdgeInspectError, match="defects.jsonl: not written after an earlier write error"):
+        sinks.write(make_defect(2))
+    sinks.close()  # closes both files without raising the same error again
+    assert sinks._jsonl.closed and sinks._csv_file.closed
+
+
+@needs_dev_full
+def test_json_and_truth_files_that_cannot_be_written_name_the_file(tmp_path):
+    from edgeinspect.errors import EdgeInspectError
+    from edgeinspect.stream.sinks import write_json, write_truth
+
+    (tmp_path / "summary.json.tmp").symlink_to("/dev/full")
+    with pytest.raises(EdgeInspectError, match=r"summary.json: cannot write \(No space left on device\)$"):
+        write_json(tmp_path / "summary.json", {"a": 1})
+    (tmp_path / "truth.jsonl").symlink_to("/dev/full")
+    with pytest.raises(EdgeInspectError, match=r"truth.jsonl: cannot write \(No space left on device\)$"):
+        write_truth(tmp_path / "truth.jsonl", [TruthDefect(id=1, kind="hole", bbox_px=(0, 0, 2, 2), area_px=4, area_mm2=0.04)])
