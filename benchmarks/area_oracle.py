@@ -6,8 +6,10 @@ were perfect: it runs the engine over a stretch of the synthetic web exactly as 
 stitches it (same tiles, overlap and stitching), then gives every web pixel within ``R`` px of a
 true defect to the nearest one (the sim knows each defect's exact pixels) and takes each defect's
 probability mass there as its area. The share of significant defects whose mass lies within ±20 %
-of their true area is a ceiling for every rule that measures this network's output by its mass
-(thresholds, hysteresis, halos, merging, scoring): what it misses, only a better network recovers.
+of their true area is a ceiling for rules that measure each defect by the mass within a fixed reach
+of it (thresholds, hysteresis, halo, merging, scoring). The last line lets the truth choose the
+reach for each defect (any of ``--radii`` that lands within ±20 % counts): a rule that picked the
+reach per defect from what the record shows could do no better than that.
 
     python benchmarks/area_oracle.py                                   # bundled model, seed 0, 20,000 lines (run1's web)
     python benchmarks/area_oracle.py --seed 1 --lines 12000 --radii 2,4,8 --engine engines/lite
@@ -71,7 +73,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="sim web seed (default 0: the README's run1 web)")
     parser.add_argument("--lines", type=int, default=20_000, help="web lines (default 20000)")
     parser.add_argument("--width-px", type=int, default=2048, help="web width, px (default 2048, run's sim)")
-    parser.add_argument("--radii", default="2,4,6,8", help="reach around each true defect, px (default 2,4,6,8)")
+    parser.add_argument("--radii", default="0,1,2,3,4,6,8,12",
+                        help="reach around each true defect, px (default 0,1,2,3,4,6,8,12)")
     args = parser.parse_args()
 
     from edgeinspect import backends
@@ -92,7 +95,9 @@ def main() -> None:
     truths = [t for t in web.defects(0, args.lines) if t.bbox[3] <= args.lines and t.area_px >= significant_px]
     print(f"sim seed {args.seed}, {args.lines:,} lines × {args.width_px} px, engine {args.engine or 'bundled'}: "
           f"{len(truths)} significant true defects (≥ {calibration.significant_area_mm2:g} mm²)")
-    for radius in (float(r) for r in args.radii.split(",")):
+    radii = [float(r) for r in args.radii.split(",")]
+    any_reach = None
+    for radius in radii:
         owner = nearest_defect(defect_ids, radius)
         mass = np.bincount(owner.ravel(), weights=prob.ravel(), minlength=int(defect_ids.max()) + 1)
         errors = np.array([mass[t.id] / t.area_px - 1 for t in truths])
@@ -104,6 +109,9 @@ def main() -> None:
                           for kind, e in sorted(by_kind.items()))
         print(f"R = {radius:g} px: within ±20 % {within.mean():.3f} ({within.sum()} of {len(truths)}), "
               f"median |error| {np.median(np.abs(errors)):.1%}; by kind (share, median error): {kinds}")
+        any_reach = within if radius == radii[0] else any_reach | within
+    print(f"best reach per defect, chosen with the truth from {args.radii} px: within ±20 % {any_reach.mean():.3f} "
+          f"({any_reach.sum()} of {len(truths)})")
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ def get_path(data: dict[str, Any], key: str, path: Path) -> Path | None:
 #: with the best area score. 0.2 / 0.6: recall 0.924, precision 0.956, area within ±20 % 0.712 (eval's
 #: pixel-shared scoring), 585 records for 416 defects found; one threshold of 0.5: 0.933 / 0.965 / 0.698
 #: but 1,582 records, thin cracks and scratches cut in pieces (0.3 / 0.5: precision 0.936; 0.2 / 0.7:
-#: recall 0.896; 0.15 / 0.6 scores 4 defects of 450 more, within what one stretch to the next changes).
+#: recall 0.896; 0.15 / 0.6 scores 4 of the 427 scored defects more, within what one stretch to the next changes).
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_DETECT_THRESHOLD = 0.6
 

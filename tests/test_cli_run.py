@@ -170,6 +170,12 @@ def test_records_that_cannot_be_written_stop_the_run_with_one_line_naming_the_fi
     written = int(errors[0].split("; the ")[1].split(" record")[0])
     assert errors[0] == (f"error: {out / 'defects.jsonl'}: cannot write (File too large); the {written} record(s) "
                          f"before it are on disk")
-    records = (out / "defects.jsonl").read_bytes().split(b"\n")[:written]
-    assert written > 10 and all(json.loads(line)["id"] == i for i, line in enumerate(records, start=1))
-    assert json.loads((out / "summary.json").read_text())["stop_reason"] == "error"
+    text = (out / "defects.jsonl").read_text()
+    assert text.endswith("\n")  # cut back to the last complete record: no half line
+    records = [json.loads(line) for line in text.splitlines()]
+    assert written > 10 and [r["id"] for r in records] == list(range(1, written + 1))
+    rows = list(csv.reader((out / "defects.csv").open()))
+    assert [int(row[0]) for row in rows[1:]] == list(range(1, written + 1))  # the same records in both files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == "error" and summary["defects"] == written
+    assert summary["rejects"] == sum(r["verdict"] == "reject" for r in records)

@@ -178,7 +178,7 @@ def print_run_score(run_dir: Path, *, area_tolerance: float, as_json: bool, othe
     table.add_row("records per found defect", "n/a" if per is None else f"{per:.2f} (1.00: one record per physical defect)")
     table.add_row("area within ±" + f"{100 * area['tolerance']:.0f} %",
                   f"{pct(area['share_within_tol'])} ({area['within_tol']} of {area['scored']}; "
-                  f"|error| p50 {pct(area['abs_error_p50'])})")
+                  f"|error| p50 {pct(area['abs_error_p50'])}; areas shared by {area['shared_by']})")
     for size in area.get("by_size", []):
         upper = f"{size['max_mm2']:g}" if size["max_mm2"] is not None else "∞"
         table.add_row(f"  {size['min_mm2']:g}–{upper} mm²",

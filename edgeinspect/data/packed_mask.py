@@ -40,11 +40,11 @@ def unpack_mask(text: str, shape: tuple[int, int]) -> np.ndarray:
     try:
         inflate = zlib.decompressobj()
         data = inflate.decompress(base64.b64decode(text.encode("ascii"), validate=True), need + 1)
-    except (zlib.error, UnicodeEncodeError, ValueError) as error:  # binascii.Error is a ValueError
+    except (zlib.error, UnicodeEncodeError, ValueError, OverflowError) as error:  # binascii.Error is a ValueError
         raise ValueError(f"not base64 zlib data ({error})") from None
     if len(data) != need or not inflate.eof:
         raise ValueError(f"does not hold the {need} bytes of a {shape[0]} × {shape[1]} mask")
     spare = need * 8 - count  # np.packbits pads the last byte with zero bits
     if spare and data[-1] & ((1 << spare) - 1):
         raise ValueError(f"is not a {shape[0]} × {shape[1]} mask (its last byte has bits beyond {count})")
-    return np.unpackbits(np.frombuffer(data, np.uint8), count=count).reshape(shape).astype(bool)
+    return np.unpackbits(np.frombuffer(data, np.uint8), count=count).reshape(shape).view(bool)

@@ -525,20 +525,29 @@ def write_synth_dataset(out: Path, *, count: int, size_hw: tuple[int, int], text
                          artefacts=artefacts) for name in textures]
     _prepare_out(out, overwrite)
     plan = ((web, k) for web, n in zip(webs, _split_count(count, len(webs))) for k in range(n))
+    records_path = out / "defects.jsonl"
+
+    def refused(error: OSError) -> DataError:
+        return DataError(f"{records_path}: cannot write ({error.strerror or error})")
+
     try:
-        with open(out / "defects.jsonl", "w", encoding="utf-8") as records:
-            for index, (web, k) in enumerate(plan):
-                first = k * height
-                strip = web.render(first, height)
-                name = f"{index:06d}.png"
-                write_png(out / "images" / name, strip.image)
-                write_png(out / "masks" / name, strip.mask.astype(np.uint8) * 255)
-                for record in _image_records(web, strip, name):
-                    records.write(json.dumps(record) + "\n")
-                if progress is not None:
-                    progress(index + 1, count)
-    except OSError as error:  # defects.jsonl (its PNGs raise DataError themselves)
-        raise DataError(f"{out / 'defects.jsonl'}: cannot write ({error.strerror or error})") from None
+        records = open(records_path, "w", encoding="utf-8")
+    except OSError as error:
+        raise refused(error) from None
+    with records:
+        for index, (web, k) in enumerate(plan):
+            first = k * height
+            strip = web.render(first, height)
+            name = f"{index:06d}.png"
+            write_png(out / "images" / name, strip.image)
+            write_png(out / "masks" / name, strip.mask.astype(np.uint8) * 255)
+            try:
+                records.writelines(json.dumps(record) + "\n" for record in _image_records(web, strip, name))
+                records.flush()
+            except OSError as error:
+                raise refused(error) from None
+            if progress is not None:
+                progress(index + 1, count)
     params = {"generator": "edgeinspect.data.synth", "count": count, "size_hw": [height, width],
               "texture": texture, "seed": seed, "bit_depth": bit_depth, "defects_per_mpx": defects_per_mpx,
               "artefacts": artefacts, "lines_per_image": height,

@@ -326,13 +326,17 @@ def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstima
         if stop > first:
             for truth in source.truth_defects(first, stop):
                 found.setdefault(int(truth.id), truth)
-    spans = sorted((first, stop) for first, stop in segments if stop > first)  # web order, disjoint
+    spans = sorted((first, stop) for first, stop in segments if stop > first)  # web order
     firsts = [first for first, _ in spans]
+    disjoint = all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # a run's segments are; else look at all
     records = []
     for truth in sorted(found.values(), key=lambda t: (t.bbox[1], t.bbox[0], t.id)):
         y0, y1 = truth.bbox[1], truth.bbox[3]
-        holder = bisect.bisect_right(firsts, y0) - 1  # the one segment that can hold it whole
-        inside = holder >= 0 and y1 <= spans[holder][1]
+        if disjoint:
+            holder = bisect.bisect_right(firsts, y0) - 1  # the one segment that can hold it whole
+            inside = holder >= 0 and y1 <= spans[holder][1]
+        else:
+            inside = any(first <= y0 and y1 <= stop for first, stop in spans)
         packed = getattr(truth, "mask_packed", "") or None  # exact pixels: for the area, and kept for scoring
         records.append(area.truth(truth.id, truth.kind, tuple(truth.bbox), area_px=truth.area_px, inside=inside,
                                   mask=None if packed is None else truth.mask(), mask_b64=packed))
@@ -549,7 +553,7 @@ class _SummaryWriter:
             lines_inspected=p.lines,
             frames_dropped=q.frames_dropped,
             lines_dropped=q.lines_dropped,
-            defects=p.sinks.count,
+            defects=p.sinks.on_disk,  # the records in defects.jsonl/.csv (all of them, unless the disk refused some)
             rejects=p.sinks.rejects,
             wall_time_s=round(wall, 4),
             lines_per_s=round(p.lines / wall, 2) if wall > 0 else 0.0,
@@ -578,10 +582,11 @@ class _SummaryWriter:
         try:
             write_summary(self.out / "summary.json", summary)
         except EdgeInspectError as error:
+            if isinstance(exc, EdgeInspectError):  # a full disk fails the records first: one line for both
+                raise EdgeInspectError(f"{exc}; {error}") from None
             if exc is None:
                 raise
-            # the run already failed (a full disk fails the records first): that error is the one to report
-            log.error("%s", error)
+            log.error("%s", error)  # an interrupt or a bug is on its way: it stays the one raised
         self.result["summary"] = summary
         return False
 

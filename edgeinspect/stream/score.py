@@ -64,7 +64,7 @@ def _read_jsonl(path: Path) -> list[dict]:
         if line.strip():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # RecursionError: brackets nested too deep
                 raise DataError(f"{path}: line {number} is not JSON; the file is damaged") from None
             problem = _record_problem(record)
             if problem:
@@ -78,8 +78,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-#: Largest pixel coordinate in a record's box: beyond it the box does not fit int64 arithmetic.
+#: Largest pixel coordinate in a record's box: beyond it a coordinate is no longer exact as a float64.
 MAX_COORD = 2**53
+
+#: Largest box a record's ``mask_b64`` may cover, px (64 MB of decoded mask): a 4096-px web's record
+#: 16,384 lines long; the tracker's band limit (8,192 lines) keeps a run's records within it up to
+#: 8,192 px wide webs.
+MAX_MASK_PX = 2**26
 
 
 def _record_problem(record: object) -> str | None:
@@ -91,12 +96,19 @@ def _record_problem(record: object) -> str | None:
         return f"has no 'bbox_px' of 4 numbers (got {box!r})"
     if not _is_number(record.get("area_mm2")):
         return f"has no numeric 'area_mm2' (got {record.get('area_mm2')!r})"
+    if not isinstance(record.get("inside", True), bool):
+        return f"has an 'inside' that is not true or false (got {record['inside']!r})"
+    if not isinstance(record.get("kind"), (str, type(None))):
+        return f"has a 'kind' that is not text (got {record['kind']!r})"
     if "mask_b64" in record:
         x0, y0, x1, y1 = (int(v) for v in box)
         if not isinstance(record["mask_b64"], str) or x1 <= x0 or y1 <= y0:
             return "has a 'mask_b64' that is not text over a non-empty 'bbox_px'"
+        if (x1 - x0) * (y1 - y0) > MAX_MASK_PX:
+            return (f"has a 'mask_b64' over a box of {(x1 - x0) * (y1 - y0):,} px, more than the "
+                    f"{MAX_MASK_PX:,} px scored by pixels")
         try:
-            unpack_mask(record["mask_b64"], (y1 - y0, x1 - x0))
+            unpack_mask(record["mask_b64"], (y1 - y0, x1 - x0))  # checked, not kept: decoded again to score
         except ValueError as error:
             return f"has a 'mask_b64' that is not its box's packed mask: {error}"
     return None
@@ -105,34 +117,62 @@ def _record_problem(record: object) -> str | None:
 def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs of boxes that overlap, without a ``len(a) × len(b)`` matrix of every pair.
 
-    Boxes ``(x0, y0, x1, y1)``, exclusive ends. ``a`` is sorted along the web and searched once per box
-    of ``b``: only the boxes of ``a`` starting within its tallest box's height above a box of ``b``
-    can reach it, so the work and memory grow with the run's length, not its square (scoring
-    20,000 records against 20,000 true defects took 15 GB and 53 s with the matrix, 0.03 s now).
+    Boxes ``(x0, y0, x1, y1)``, exclusive ends, coordinates within :data:`MAX_COORD`. The boxes of
+    ``a`` are grouped by height (powers of two) and each group sorted along the web; each box of
+    ``b`` looks in a group only from that group's tallest height above it, so one tall box does not
+    make every box a candidate for every other. Candidates are made for a slice of ``b`` at a time
+    (at most :data:`_PAIR_CHUNK` of them), so memory stays bounded whatever the files hold. On
+    records along a web the work grows with the run's length, not its square (scoring 20,000
+    records against 20,000 true defects took 15 GB and 53 s with the matrix, 0.03 s this way).
 
     Returns:
-        ``(ia, ib, area)``: indices into ``a`` and ``b`` and the overlapping area (int64, > 0), sorted
-        by ``ib`` then ``ia``.
+        ``(ia, ib, area)``: indices into ``a`` and ``b`` (int64) and the overlapping area (float64,
+        exact below 2**53 px, > 0), sorted by ``ib`` then ``ia``.
     """
-    empty = np.zeros(0, np.int64)
-    if len(a) == 0 or len(b) == 0:
-        return empty, empty, empty
-    order = np.argsort(a[:, 1], kind="stable")
-    a_top = a[order, 1]
-    tallest = int((a[:, 3] - a[:, 1]).max())
-    lo = np.searchsorted(a_top, b[:, 1] - tallest, side="right")  # a.y1 <= a.y0 + tallest must pass b.y0
-    hi = np.searchsorted(a_top, b[:, 3], side="left")  # a.y0 < b.y1
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if len(a) and len(b):
+        heights = np.maximum(a[:, 3] - a[:, 1], 0)
+        groups = np.frexp(heights.astype(np.float64))[1]  # 2**(g-1) <= height < 2**g
+        for group in np.unique(groups):
+            members = np.flatnonzero(groups == group)
+            found += _pairs_in_group(a, members, int(heights[members].max()), b)
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, np.float64)
+    ia, ib, area = (np.concatenate(parts) for parts in zip(*found))
+    order = np.lexsort((ia, ib))
+    return ia[order], ib[order], area[order]
+
+
+#: Candidate pairs :func:`overlapping_pairs` makes at a time (about 100 MB of temporaries).
+_PAIR_CHUNK = 1 << 22
+
+
+def _pairs_in_group(a: np.ndarray, members: np.ndarray, tallest: int,
+                    b: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Overlapping pairs of the boxes ``a[members]`` (none taller than ``tallest``) with every box of ``b``."""
+    order = members[np.argsort(a[members, 1], kind="stable")]
+    tops = a[order, 1]
+    lo = np.searchsorted(tops, b[:, 1] - tallest, side="right")  # an a-box must reach below b.y0 ...
+    hi = np.searchsorted(tops, b[:, 3], side="left")  # ... and start above b.y1
     counts = np.maximum(hi - lo, 0)
-    ib = np.repeat(np.arange(len(b)), counts)
-    starts = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
-    ia = order[starts + np.arange(ib.size)]
-    w = np.minimum(a[ia, 2], b[ib, 2]) - np.maximum(a[ia, 0], b[ib, 0])
-    h = np.minimum(a[ia, 3], b[ib, 3]) - np.maximum(a[ia, 1], b[ib, 1])
-    area = np.clip(w, 0, None) * np.clip(h, 0, None)
-    keep = area > 0
-    ia, ib, area = ia[keep], ib[keep], area[keep]
-    resort = np.lexsort((ia, ib))
-    return ia[resort], ib[resort], area[resort].astype(np.int64)
+    ends = np.cumsum(counts)
+    found = []
+    start = 0
+    while start < len(b):
+        # the next slice of b whose candidates fit in one chunk (at least one box of b)
+        stop = max(start + 1, int(np.searchsorted(ends, (ends[start - 1] if start else 0) + _PAIR_CHUNK, side="right")))
+        n = counts[start:stop]
+        ib = np.repeat(np.arange(start, stop), n)
+        first = np.repeat(lo[start:stop] - np.r_[0, np.cumsum(n)[:-1]], n)
+        ia = order[first + np.arange(ib.size)]
+        w = np.minimum(a[ia, 2], b[ib, 2]) - np.maximum(a[ia, 0], b[ib, 0])
+        h = np.minimum(a[ia, 3], b[ib, 3]) - np.maximum(a[ia, 1], b[ib, 1])
+        area = np.clip(w, 0, None).astype(np.float64) * np.clip(h, 0, None)
+        keep = area > 0
+        found.append((ia[keep], ib[keep], area[keep]))
+        start = stop
+    return found
 
 
 #: True defects' decoded pixels :func:`shared_pixels` keeps at a time (~3.5 kB each on the sim's web).
@@ -194,7 +234,8 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
     Returns:
         ``truth``, ``found``, ``recall``, ``predicted``, ``false``, ``precision``,
         ``truth_significant``, ``recall_significant``, ``records_per_found`` (None when nothing was
-        found) and ``area`` → ``scored``, ``within_tol``, ``share_within_tol``, ``short`` and
+        found) and ``area`` → ``shared_by`` (``"pixels"`` or ``"boxes"``: how records' areas were
+        shared, see the module docstring), ``scored``, ``within_tol``, ``share_within_tol``, ``short`` and
         ``long`` (scored defects measured below / above the band, a missed one counts as short),
         ``abs_error_p50``, ``abs_error_max`` (relative). Ratios with an empty denominator are 1.0 (nothing to find /
         nothing found wrongly), as in :mod:`edgeinspect.metrics`.
@@ -218,7 +259,8 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
     is_found = records_of > 0
     is_false = np.bincount(p_of, minlength=len(found)) == 0
     weight = overlap.astype(np.float64)
-    if all("mask_b64" in r for r in truth) and all("mask_b64" in r for r in found):
+    by_pixels = all("mask_b64" in r for r in truth) and all("mask_b64" in r for r in found)
+    if by_pixels:
         pixels = shared_pixels(truth, found, t_of, p_of).astype(np.float64)
         covers_none = np.bincount(p_of, weights=pixels, minlength=len(found)) == 0  # beside a defect: by box
         weight = np.where(covers_none[p_of], weight, pixels)
@@ -265,6 +307,7 @@ def score_records(found: list[dict], truth: list[dict], *, significant_area_mm2:
         "area": {
             "significant_area_mm2": significant_area_mm2,
             "tolerance": tolerance,
+            "shared_by": "pixels" if by_pixels else "boxes",
             "scored": int(scored.sum()),
             "within_tol": int((within & scored).sum()),
             "share_within_tol": ratio(int((within & scored).sum()), int(scored.sum())),

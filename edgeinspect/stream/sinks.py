@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -63,6 +63,8 @@ def write_json(path: Path, data: dict) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
 
 
@@ -120,24 +122,62 @@ def _write_overlays(jobs: list[tuple[Path, Blob]]) -> None:
         write_png(path, overlay_image(blob), compression=OVERLAY_PNG_COMPRESSION, row_filter=OVERLAY_PNG_FILTER)
 
 
-def _open_for_writing(path: Path, **options) -> Any:
-    """``open(path, "w")`` (UTF-8), or EdgeInspectError naming the file."""
-    try:
-        return open(path, "w", encoding="utf-8", **options)
-    except OSError as error:
-        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+class _RecordFile:
+    """One record file written a flush at a time: complete records on disk, or none of a flush.
+
+    Lines collect in memory; :meth:`flush` writes them with one unbuffered write (no hidden buffer
+    writes anything later). When the OS refuses the write (a full disk, a size limit), :meth:`undo`
+    cuts the file back to its last complete flush, so the file never ends in half a record.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._file = open(path, "wb", buffering=0)
+        except OSError as error:
+            raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+        self.lines: list[str] = []  # text waiting for the next flush
+        self.complete_bytes = 0  # file length after the last complete flush
+
+    def flush(self) -> None:
+        """Write what is waiting (OSError as the OS raised it; the lines are dropped either way)."""
+        data, self.lines = "".join(self.lines).encode("utf-8"), []
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view):]
+        self.complete_bytes += len(data)
+
+    def undo(self) -> None:
+        """Cut the file back to its last complete flush (best effort: shrinking needs no space)."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._file.fileno(), self.complete_bytes)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
 
 
 class DefectSinks:
     """``defects.jsonl`` + ``defects.csv`` (+ overlay PNGs), each record flushed as it is written.
 
     Records are written and flushed on the caller's thread (the runner flushes once per batch of
-    records closed by the same strip: they are on disk before the next strip is inspected). Overlay
+    records closed by the same strip: they are on disk before the next strip is inspected). Both
+    files hold the same complete records: a write the OS refuses (a full disk) cuts both back to
+    the last flush and raises one error naming the file and ``on_disk``. Overlay
     PNGs (about 0.3 ms each to draw, encode and write) are written by one background thread at the lowest CPU priority (nice 19) so neither a
     burst of defects nor the encoding slows inspection. When ``overlay_backlog`` overlays wait for
     that thread, the next one is skipped and counted in ``overlays_skipped`` (a live line: the record
     itself is never skipped) or, with ``wait_for_overlays``, the writer waits for the thread (an
     offline run, which has no line to keep up with: every overlay is written).
+
+    Attributes:
+        count: records written (the next record's id is ``count + 1``).
+        on_disk: records of both files on disk (``count`` after a flush; the rest were refused).
+        rejects: ``"reject"`` verdicts among the records on disk.
 
     Args:
         out_dir: the run folder (created).
@@ -152,25 +192,27 @@ class DefectSinks:
         self.jsonl_path = self.out_dir / "defects.jsonl"
         self.csv_path = self.out_dir / "defects.csv"
         self.overlay_dir = make_folder(self.out_dir / "overlays") if overlays else None
-        self._jsonl = _open_for_writing(self.jsonl_path)
+        self.count = 0
+        self.on_disk = 0
+        self.rejects = 0
+        self._rejects_waiting = 0
+        self._failed = False  # a flush was refused: the record files are not written again
+        self._jsonl = _RecordFile(self.jsonl_path)
         try:
-            self._csv_file = _open_for_writing(self.csv_path, newline="")
-            self._csv = csv.writer(self._csv_file)
-            try:
-                self._csv.writerow(DEFECT_CSV_COLUMNS)
-                self._csv_file.flush()
-            except OSError as error:
-                with contextlib.suppress(OSError):  # closes the file; its buffer cannot be written either
-                    self._csv_file.close()
-                raise EdgeInspectError(f"{self.csv_path}: cannot write ({error.strerror or error})") from None
+            self._csv_file = _RecordFile(self.csv_path)
         except BaseException:
             self._jsonl.close()
             raise
-        self.count = 0
-        self.rejects = 0
-        self.on_disk = 0  # records flushed to both files
+        self._csv_text = io.StringIO()  # csv.writer's rows, moved to _csv_file.lines at each flush
+        self._csv = csv.writer(self._csv_text)
+        self._csv.writerow(DEFECT_CSV_COLUMNS)
+        try:
+            self._flush_records()
+        except BaseException:
+            self._jsonl.close()
+            self._csv_file.close()
+            raise
         self.overlays_skipped = 0
-        self._failed = False  # a record could not be written: the files are not written again
         self._overlay_backlog = overlay_backlog
         self.wait_for_overlays = bool(wait_for_overlays)
         self._pending: list[tuple[Future, int]] = []  # overlay jobs and their overlay counts
@@ -187,23 +229,21 @@ class DefectSinks:
             blob: its component, for the overlay (None: no overlay).
             flush: flush both files now; False when more records emitted at the same moment
                 follow (the caller then calls :meth:`flush` after the last one).
+
+        Raises:
+            EdgeInspectError: the files were refused before (:meth:`flush`); nothing more is written.
         """
-        self._check_writable()
-        try:
-            self._jsonl.write(json.dumps(defect.to_json()) + "\n")
-        except OSError as error:
-            self._write_failed(self.jsonl_path, error)
-        try:
-            self._csv.writerow(defect_csv_row(defect))
-        except OSError as error:
-            self._write_failed(self.csv_path, error)
+        if self._failed:
+            raise EdgeInspectError(f"{self.jsonl_path}: not written after an earlier write error")
+        self._jsonl.lines.append(json.dumps(defect.to_json()) + "\n")
+        self._csv.writerow(defect_csv_row(defect))
         if self._writer is not None and blob is not None:
             if self._room_for_overlay():
                 self._batch.append((self.overlay_dir / f"defect_{defect.id:06d}.png", blob))
             else:
                 self.overlays_skipped += 1
         self.count += 1
-        self.rejects += defect.verdict == "reject"
+        self._rejects_waiting += defect.verdict == "reject"
         if flush:
             self.flush()
 
@@ -231,38 +271,42 @@ class DefectSinks:
             self._pending.append((self._writer.submit(_write_overlays, self._batch), len(self._batch)))
             self._batch = []
 
-    def _check_writable(self) -> None:
-        if self._failed:
-            raise EdgeInspectError(f"{self.jsonl_path}: not written after an earlier write error")
-
-    def _write_failed(self, path: Path, error: OSError) -> None:
-        """An OSError writing ``path`` (a full disk, a lost network share) becomes one line naming the
-        file and what is on disk; the record files are not written again after it."""
-        self._failed = True
-        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error}); the {self.on_disk} record(s) "
-                               f"before it are on disk") from None
+    def _flush_records(self) -> None:
+        """Write what waits for both files; when the OS refuses, cut both back and raise one line."""
+        self._csv_file.lines.append(self._csv_text.getvalue())
+        self._csv_text.seek(0)
+        self._csv_text.truncate()
+        for record_file in (self._jsonl, self._csv_file):
+            try:
+                record_file.flush()
+            except OSError as error:
+                self._failed = True
+                self._jsonl.undo()
+                self._csv_file.undo()
+                raise EdgeInspectError(f"{record_file.path}: cannot write ({error.strerror or error}); the "
+                                       f"{self.on_disk} record(s) before it are on disk") from None
+        self.on_disk = self.count
+        self.rejects += self._rejects_waiting
+        self._rejects_waiting = 0
 
     def flush(self) -> None:
-        """Flush ``defects.jsonl`` and ``defects.csv`` (the records written so far are on disk) and hand
-        the overlays written since the last flush to the writer thread.
+        """Write the records since the last flush to both files (they are on disk) and hand the
+        overlays written since then to the writer thread.
 
         Raises:
-            EdgeInspectError: a file cannot be written, naming it and the records already on disk.
+            EdgeInspectError: the OS refused a write (a full disk), naming the file and the records
+                on disk; both files are cut back to those, and nothing more is written.
         """
-        self._check_writable()
-        for path, handle in ((self.jsonl_path, self._jsonl), (self.csv_path, self._csv_file)):
-            try:
-                handle.flush()
-            except OSError as error:
-                self._write_failed(path, error)
-        self.on_disk = self.count
+        if self._failed:
+            raise EdgeInspectError(f"{self.jsonl_path}: not written after an earlier write error")
+        self._flush_records()
         self._submit_overlays()
 
     def close(self) -> None:
         """Finish the overlays, close both files (idempotent); an overlay that failed is raised here.
 
-        After a write error the files are closed without writing what is left in their buffers
-        (the error was raised when it happened; raising it again would hide where).
+        After a refused write the files are closed as they were cut back (the error was raised when
+        it happened; raising it again would hide where), and overlay errors are not raised.
         """
         if self._closed:
             return
@@ -271,12 +315,8 @@ class DefectSinks:
             if not self._failed:
                 self.flush()
         finally:
-            for handle in (self._jsonl, self._csv_file):
-                if self._failed:
-                    with contextlib.suppress(OSError):  # raised when it happened
-                        handle.close()
-                else:
-                    handle.close()
+            self._jsonl.close()
+            self._csv_file.close()
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
         if self._writer is not None and not self._failed:

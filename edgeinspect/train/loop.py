@@ -526,14 +526,19 @@ class _Run:
         return row
 
 
-def _split_sets(recipe: Recipe, data_root: Path, format: str, skip_bad: bool):
+def _split_sets(recipe: Recipe, data_root: Path, format: str, skip_bad: bool, check_index=None):
     from edgeinspect.data.datasets import open_dataset
 
     # every sample decoded once now: a damaged file fails (or, with skip_bad, is dropped) before the
     # first epoch, not in the validation after it with a run half written. With skip_bad each split
     # drops its own bad samples after splitting: dropping them before would give other splits than
-    # `eval --checkpoint` makes of the same folder.
-    dataset = open_dataset(Path(data_root), format, skip_bad=skip_bad, verify=not skip_bad)
+    # `eval --checkpoint` makes of the same folder. `check_index(dataset)` looks at the index first
+    # (a resume on other samples is refused before every image is read).
+    dataset = open_dataset(Path(data_root), format, skip_bad=skip_bad)
+    if check_index is not None:
+        check_index(dataset)
+    if not skip_bad:
+        dataset = dataset.verify()
     ratios = tuple(float(v) for v in recipe.data.split)
     parts = {}
     for name in ("train", "val", "test"):
@@ -662,9 +667,10 @@ def _train(recipe, data_root, files, format, resume, skip_bad, events, logger, m
     if resume:
         model.load_state_dict(checkpoint["state_dict"])
 
-    dataset, parts = _split_sets(recipe, data_root, format, skip_bad)
-    if resume:
-        _check_same_data(state.get("data") or {}, dataset, data_root, files.last)
+    def same_data(index) -> None:
+        _check_same_data(state.get("data") or {}, index, data_root, files.last)
+
+    dataset, parts = _split_sets(recipe, data_root, format, skip_bad, check_index=same_data if resume else None)
     save_recipe(recipe, files.recipe)
     _check_train_split(recipe, data_root, dataset, parts, min_batch, why)
     counts = {name: len(idx) for name, (_, idx) in parts.items()}

@@ -399,14 +399,16 @@ def test_a_true_defect_is_inside_only_when_one_inspected_segment_holds_it_whole(
     from edgeinspect.stream.runner import collect_truth
 
     area = AreaEstimator(load_calibration(default_calibration()), 512)
-    segments = [(6000, 9000), (0, 3000), (3400, 5000), (5000, 5001)]  # in any order; a gap at 3000..3400
     with open_source("sim:carbon", width=512) as sim:
-        truths = collect_truth(sim, segments, area)
-        every = {d.id: d for first, stop in segments for d in sim.truth_defects(first, stop)}
-    assert [t.id for t in truths] == sorted(every, key=lambda i: (every[i].bbox[1], every[i].bbox[0], i))
-    for truth in truths:
-        y0, y1 = truth.bbox_px[1], truth.bbox_px[3]
-        assert truth.inside == any(first <= y0 and y1 <= stop for first, stop in segments), truth
-    assert {True, False} <= {t.inside for t in truths}  # defects cut by the gap and the ends are there
-    crossing = [t for t in truths if t.bbox_px[1] < 3000 < t.bbox_px[3]]
-    assert crossing and not any(t.inside for t in crossing)
+        # a run's segments (in any order; gaps at 3000..3400 and 5000..6000), then overlapping spans
+        for segments in ([(6000, 9000), (0, 3000), (3400, 5000)], [(0, 3000), (2000, 5000), (100, 200)]):
+            truths = collect_truth(sim, segments, area)
+            every = {d.id: d for first, stop in segments for d in sim.truth_defects(first, stop)}
+            assert [t.id for t in truths] == sorted(every, key=lambda i: (every[i].bbox[1], every[i].bbox[0], i))
+            for truth in truths:
+                y0, y1 = truth.bbox_px[1], truth.bbox_px[3]
+                assert truth.inside == any(first <= y0 and y1 <= stop for first, stop in segments), (segments, truth)
+            if segments[1] != (2000, 5000):
+                assert {True, False} <= {t.inside for t in truths}  # defects cut by the gaps and the ends are there
+            crossing = [t for t in truths if t.bbox_px[1] < 3000 < t.bbox_px[3]]
+            assert crossing and any(t.inside for t in crossing) == (segments[1] == (2000, 5000))

@@ -69,10 +69,12 @@ def test_a_record_inside_another_defects_box_keeps_its_area_for_the_defect_it_li
              _with_pixels((17, 17, 23, 23), hole, 0.36)]
     score = score_records(found, truth, significant_area_mm2=0.25)
     assert score["area"]["within_tol"] == 2 and score["area"]["abs_error_max"] == pytest.approx(0.0)
+    assert score["area"]["shared_by"] == "pixels"
     # the same records without their pixels share by box overlap: the hole's record splits 36/36 px
     # between the ring's box and its own, and the ring's record gives the hole 36/1636 of its area
     boxes_only = score_records([rec(r["bbox_px"], r["area_mm2"]) for r in found], truth, significant_area_mm2=0.25)
     hole_estimate = 0.36 / 2 + ring.sum() * 0.01 * 36 / (1600 + 36)
+    assert boxes_only["area"]["shared_by"] == "boxes"
     assert boxes_only["area"]["within_tol"] == 1  # the ring: 3.04 × 1600/1636 + 0.18 = 3.15 of 3.04 mm², +4 %
     assert boxes_only["area"]["abs_error_max"] == pytest.approx(abs(hole_estimate / 0.36 - 1))
 
@@ -100,22 +102,40 @@ def test_a_record_beside_a_defect_sharing_no_pixel_falls_back_to_box_overlap():
     assert score["area"]["abs_error_max"] == pytest.approx(0.1)
 
 
-def test_overlapping_pairs_are_every_pair_of_boxes_that_overlap():
+def _every_overlap(a, b):
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    return np.clip(w, 0, None).astype(float) * np.clip(h, 0, None)  # all len(a) × len(b) pairs
+
+
+@pytest.mark.parametrize("chunk", [1 << 22, 7])  # 7: candidates made a few records at a time
+def test_overlapping_pairs_are_every_pair_of_boxes_that_overlap(monkeypatch, chunk):
+    import edgeinspect.stream.score as score
+
+    monkeypatch.setattr(score, "_PAIR_CHUNK", chunk)
     rng = np.random.default_rng(3)
 
     def boxes(n, tallest):
-        x0, y0 = rng.integers(0, 300, n), rng.integers(0, 3000, n)
-        return np.stack([x0, y0, x0 + rng.integers(1, 40, n), y0 + rng.integers(1, tallest, n)], axis=1)
+        x0, y0 = rng.integers(-50, 300, n), rng.integers(-500, 3000, n)
+        return np.stack([x0, y0, x0 + rng.integers(-2, 40, n), y0 + rng.integers(-2, tallest, n)], axis=1)
 
-    a, b = boxes(400, 120), boxes(300, 900)  # b's tall boxes reach far: a is the one searched
+    a = np.concatenate([boxes(400, 120), [[0, -10**6, 400, 10**6]]])  # zero/inverted boxes and one very tall
+    b = boxes(300, 900)  # b's tall boxes reach far
     ia, ib, area = overlapping_pairs(a, b)
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    every = np.clip(w, 0, None) * np.clip(h, 0, None)  # all 400 × 300 pairs
+    every = _every_overlap(a, b)
     assert sorted(zip(ia.tolist(), ib.tolist())) == sorted(zip(*(v.tolist() for v in np.nonzero(every))))
     np.testing.assert_array_equal(area, every[ia, ib])
+    assert (every[400] > 0).sum() > 200  # the tall box reaches most of b: found through its own height group
     assert list(zip(ib.tolist(), ia.tolist())) == sorted(zip(ib.tolist(), ia.tolist()))  # by record, then truth
     assert all(len(v) == 0 for v in overlapping_pairs(a[:0], b)) and all(len(v) == 0 for v in overlapping_pairs(a, b[:0]))
+
+
+def test_boxes_as_large_as_the_records_allow_still_match():
+    big = rec((0, 0, 2**32, 2**32), 1.0)  # 2**64 px: an int64 product would wrap to 0
+    score = score_records([big], [big], significant_area_mm2=0.0)
+    assert (score["found"], score["false"], score["area"]["within_tol"]) == (1, 0, 1)
+    edge = rec((2**53 - 2, 2**53 - 2, 2**53, 2**53), 1.0)
+    assert score_records([edge], [edge], significant_area_mm2=0.0)["found"] == 1
 
 
 def test_nothing_to_find_and_nothing_found_is_perfect():
@@ -182,6 +202,12 @@ def _run_folder(tmp_path, defects_text: bytes):
      "line 2 has a 'mask_b64' that is not its box's packed mask: does not hold the 4 bytes of a 5 × 5 mask"),
     (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "mask_b64": "@@"}',
      "line 2 has a 'mask_b64' that is not its box's packed mask: not base64 zlib data"),
+    (b'{"bbox_px": [0, 0, 30000, 30000], "area_mm2": 1.0, "mask_b64": "eJwDAAAAAAE="}',  # would decode to 900 Mpx
+     "line 2 has a 'mask_b64' over a box of 900,000,000 px, more than the 67,108,864 px scored by pixels"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "inside": [1, 2]}', "line 2 has an 'inside' that is not true or false"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "inside": "no"}', "line 2 has an 'inside' that is not true or false"),
+    (b'{"bbox_px": [0, 0, 5, 5], "area_mm2": 1.0, "kind": {"a": 1}}', "line 2 has a 'kind' that is not text"),
+    (b"[" * 100_000 + b"]" * 100_000, "line 2 is not JSON"),
 ])
 def test_a_damaged_run_record_is_one_line_naming_the_file_and_line(tmp_path, bad_line, message):
     from edgeinspect.errors import DataError

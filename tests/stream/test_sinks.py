@@ -115,17 +115,20 @@ def test_a_full_disk_is_one_error_naming_the_file_and_what_is_on_disk(tmp_path):
     with pytest.raises(EdgeInspectError) as info:
         with DefectSinks(tmp_path, overlays=False) as sinks:
             pass
-    assert str(info.value) == f"{tmp_path / 'defects.csv'}: cannot write (No space left on device)"  # its header
+    assert str(info.value) == (f"{tmp_path / 'defects.csv'}: cannot write (No space left on device); "
+                               f"the 0 record(s) before it are on disk")  # its header
     (tmp_path / "defects.csv").unlink()
     (tmp_path / "defects.jsonl").unlink()
     (tmp_path / "defects.jsonl").symlink_to("/dev/full")
-    sinks = DefectSinks(tmp_path, overlays=False)  # the header goes to the csv; the jsonl fails at the first flush
+    sinks = DefectSinks(tmp_path, overlays=False)  # the header goes to the csv; the jsonl fails at the first record
     with pytest.raises(EdgeInspectError, match=r"defects.jsonl: cannot write \(No space left on device\); the 0 record"):
         sinks.write(make_defect(1), flush=True)
     with pytest.raises(EdgeInspectError, match="defects.jsonl: not written after an earlier write error"):
         sinks.write(make_defect(2))
     sinks.close()  # closes both files without raising the same error again
     assert sinks._jsonl.closed and sinks._csv_file.closed
+    assert (tmp_path / "defects.csv").read_text().splitlines() == [",".join(DEFECT_CSV_COLUMNS)]  # cut back to its header
+    assert (sinks.count, sinks.on_disk, sinks.rejects) == (1, 0, 0)
 
 
 @needs_dev_full

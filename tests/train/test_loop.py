@@ -215,6 +215,7 @@ def test_resume_on_other_samples_is_refused_and_on_a_moved_copy_of_the_same_is_n
     for folder in ("images", "masks"):
         first = sorted((renamed / folder).iterdir())[0]
         first.rename(first.with_name("renamed" + first.suffix))
+    sorted((renamed / "images").iterdir())[-1].write_bytes(b"not an image")  # refused before any image is read
     with pytest.raises(ConfigError, match=r"cannot resume on --data .*renamed \(10 samples\): the run trained on"):
         train(tiny_recipe(), renamed, copy, resume=True)
 
