@@ -288,8 +288,10 @@ def _check_train_split(recipe: Recipe, data_root: Path, dataset, parts: dict[str
         raise ConfigError(f"recipe key 'data.max_images' (--max-images) {recipe.data.max_images}: {why}: "
                           f"set it to {min_batch} or more")
     images = f"{len(indices)} image" + ("s" if len(indices) != 1 else "")
+    dropped = len(split.skipped) - len(dataset.skipped)  # undecodable ones --skip-bad took out of this split
+    after = f" after skipping {dropped} undecodable" if dropped else ""
     raise DataError(
-        f"{data_root}: {len(dataset)} samples give a train split of {images} at ratios "
+        f"{data_root}: {len(dataset)} samples give a train split of {images}{after} at ratios "
         f"{':'.join(str(v) for v in recipe.data.split)}, but {why}: add samples or change data.split"
     )
 

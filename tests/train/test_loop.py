@@ -267,6 +267,21 @@ def test_a_train_split_of_one_image_is_a_data_error_naming_the_folder(square_pai
     assert not (out / "last.pt").exists()
 
 
+def test_a_train_split_cut_to_one_image_by_skip_bad_says_so(square_pairs: Path, tmp_path: Path):
+    from edgeinspect.data.datasets import open_dataset
+
+    data = _first_pairs(square_pairs, tmp_path / "ds", 5)
+    train_split = open_dataset(data).split("train", ratios=(3, 1, 1), seed=int(tiny_recipe().seed))
+    assert len(train_split) >= 2
+    for meta in train_split.entries[1:]:  # all but one train image undecodable
+        meta.image_path.write_bytes(b"not an image")
+    with pytest.raises(DataError) as error:
+        train(tiny_recipe(**{"optim.batch": "2"}), data, tmp_path / "run", skip_bad=True)
+    dropped = len(train_split) - 1
+    assert str(error.value) == (f"{data}: 5 samples give a train split of 1 image after skipping {dropped} "
+                                f"undecodable at ratios 3:1:1, but {ONE_VALUE}: add samples or change data.split")
+
+
 def test_max_images_below_two_is_refused_naming_the_key(square_pairs: Path, tmp_path: Path):
     with pytest.raises(ConfigError) as error:
         train(tiny_recipe(**{"data.max_images": "1"}), square_pairs, tmp_path / "run")
