@@ -16,3 +16,12 @@ class ConfigError(EdgeInspectError):
 
 class DataError(EdgeInspectError):
     """An image, mask or dataset layout cannot be read or does not match."""
+
+
+def cannot_write(path: object, error: OSError, kind: type[EdgeInspectError] = EdgeInspectError,
+                 detail: str = "") -> EdgeInspectError:
+    """The one-line error for a file the OS refused to write (a full disk, a read-only folder).
+
+    ``"<path>: cannot write (No space left on device)<detail>"``; raise it ``from None``.
+    """
+    return kind(f"{path}: cannot write ({error.strerror or error}){detail}")

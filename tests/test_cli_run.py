@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_os import file_size_limit
 from fixtures_stream import write_onnx
 
 from edgeinspect.cli import main
@@ -143,17 +144,6 @@ def test_run_genicam_tlsimu_4096_px_loses_nothing(tmp_path, capsys):
     assert json.loads((out / "summary.json").read_text()) == summary
 
 
-def _limit_file_size(limit_bytes: int):
-    """A child whose files cannot grow past ``limit_bytes`` (RLIMIT_FSIZE; writes then fail with EFBIG)."""
-    import resource
-
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return limit
-
-
 def test_records_that_cannot_be_written_stop_the_run_with_one_line_naming_the_file(tmp_path):
     """The OS refuses the writes (a file-size limit, as a full disk would): one error line, exit 2,
     the records before it intact, summary.json saying the run failed."""
@@ -161,7 +151,7 @@ def test_records_that_cannot_be_written_stop_the_run_with_one_line_naming_the_fi
     process = subprocess.run(
         [sys.executable, "-m", "edgeinspect", "run", "--camera", "sim", "--out", str(out), "--lines", "4000",
          "--no-overlays", "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size(40_000),
+        cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=file_size_limit(40_000),
         env=os.environ | {"COLUMNS": "200"},
     )
     errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]

@@ -97,15 +97,10 @@ def test_cli_default_density_is_the_library_default():
 
 def test_a_dataset_the_disk_refuses_is_one_line_naming_the_file(tmp_path):
     """Files may not grow past 20 kB (RLIMIT_FSIZE, as a full disk refuses them): one line, exit 2."""
-    import resource
-    import signal
-
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing the process
-        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+    from fixtures_os import file_size_limit
 
     out = tmp_path / "big"
     process = subprocess.run([sys.executable, "-m", "edgeinspect", "synth", str(out), "--count", "3", "--size", "256x256"],
-                             capture_output=True, text=True, timeout=120, preexec_fn=limit)
+                             capture_output=True, text=True, timeout=120, preexec_fn=file_size_limit(20_000))
     assert process.returncode == 2 and "Traceback" not in process.stderr, process.stderr
     assert process.stderr.strip().splitlines() == [f"error: {out / 'images' / '000000.png'}: cannot write (File too large)"]

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgeinspect.errors import ConfigError, EdgeInspectError
+from edgeinspect.errors import ConfigError, EdgeInspectError, cannot_write
 from edgeinspect.outputs import make_folder
 
 META_KEY = "meta"
@@ -101,7 +101,7 @@ def write_calibration(path: Path, keys: dict[str, Any], meta: dict[str, Any] | N
         make_folder(path.parent)
         tmp.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
     try:
         load_calibration(tmp)
     except ConfigError as error:

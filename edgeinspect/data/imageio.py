@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeinspect.errors import DataError
+from edgeinspect.errors import DataError, cannot_write
 
 #: Suffixes (lower case) the dataset readers accept for images and masks.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -208,4 +208,4 @@ def write_png(path: Path, image: np.ndarray, *, compression: int = 3, row_filter
         with open(path, "wb") as handle:
             handle.write(data.tobytes())
     except OSError as error:
-        raise DataError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise cannot_write(path, error, DataError) from None

@@ -48,7 +48,7 @@ from edgeinspect.data.imageio import write_png
 from edgeinspect.data.packed_mask import pack_mask, unpack_mask
 from edgeinspect.data.synth_defects import DEFECT_BUILDERS, MAX_DEFECT_PX, DefectPatch, largest_component
 from edgeinspect.data.synth_textures import SHADING_LINES, STRUCTURE_LINES, build_texture, periodic_noise
-from edgeinspect.errors import DataError, EdgeInspectError
+from edgeinspect.errors import DataError, EdgeInspectError, cannot_write
 from edgeinspect.outputs import check_folder_path
 
 __all__ = [
@@ -528,7 +528,7 @@ def write_synth_dataset(out: Path, *, count: int, size_hw: tuple[int, int], text
     records_path = out / "defects.jsonl"
 
     def refused(error: OSError) -> DataError:
-        return DataError(f"{records_path}: cannot write ({error.strerror or error})")
+        return cannot_write(records_path, error, DataError)
 
     try:
         records = open(records_path, "w", encoding="utf-8")
@@ -555,7 +555,7 @@ def write_synth_dataset(out: Path, *, count: int, size_hw: tuple[int, int], text
     try:
         (out / "synth.json").write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
     except OSError as error:
-        raise DataError(f"{out / 'synth.json'}: cannot write ({error.strerror or error})") from None
+        raise cannot_write(out / "synth.json", error, DataError) from None
     return out
 
 

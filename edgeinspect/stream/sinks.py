@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from edgeinspect.data.imageio import write_png
-from edgeinspect.errors import EdgeInspectError
+from edgeinspect.errors import EdgeInspectError, cannot_write
 from edgeinspect.outputs import make_folder
 from edgeinspect.stream.records import (
     DEFECT_CSV_COLUMNS, Blob, Defect, RunSummary, TruthDefect, defect_csv_row,
@@ -65,7 +65,7 @@ def write_json(path: Path, data: dict) -> None:
     except OSError as error:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
 
 
 def display_lines(lines: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -135,7 +135,7 @@ class _RecordFile:
         try:
             self._file = open(path, "wb", buffering=0)
         except OSError as error:
-            raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+            raise cannot_write(path, error) from None
         self.lines: list[str] = []  # text waiting for the next flush
         self.complete_bytes = 0  # file length after the last complete flush
 
@@ -283,8 +283,8 @@ class DefectSinks:
                 self._failed = True
                 self._jsonl.undo()
                 self._csv_file.undo()
-                raise EdgeInspectError(f"{record_file.path}: cannot write ({error.strerror or error}); the "
-                                       f"{self.on_disk} record(s) before it are on disk") from None
+                raise cannot_write(record_file.path, error,
+                                   detail=f"; the {self.on_disk} record(s) before it are on disk") from None
         self.on_disk = self.count
         self.rejects += self._rejects_waiting
         self._rejects_waiting = 0
@@ -404,7 +404,7 @@ def write_truth(path: Path, truths: list[TruthDefect]) -> None:
             for truth in truths:
                 handle.write(json.dumps(truth.to_json()) + "\n")
     except OSError as error:
-        raise EdgeInspectError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise cannot_write(path, error) from None
 
 
 def write_summary(path: Path, summary: RunSummary) -> None:
