@@ -126,8 +126,9 @@ class _RecordFile:
     """One record file written a flush at a time: complete records on disk, or none of a flush.
 
     Lines collect in memory; :meth:`flush` writes them with one unbuffered write (no hidden buffer
-    writes anything later). When the OS refuses the write (a full disk, a size limit), :meth:`undo`
-    cuts the file back to its last complete flush, so the file never ends in half a record.
+    writes anything later) and :meth:`commit` marks what is written as complete. When the OS refuses
+    a write (a full disk, a size limit) :meth:`undo` cuts the file back to its last commit, so the
+    file never ends in half a record, and two files committed together hold the same records.
     """
 
     def __init__(self, path: Path) -> None:
@@ -137,20 +138,27 @@ class _RecordFile:
         except OSError as error:
             raise cannot_write(path, error) from None
         self.lines: list[str] = []  # text waiting for the next flush
-        self.complete_bytes = 0  # file length after the last complete flush
+        self.written_bytes = 0  # file length after the last flush
+        self.complete_bytes = 0  # file length at the last commit
 
     def flush(self) -> None:
         """Write what is waiting (OSError as the OS raised it; the lines are dropped either way)."""
         data, self.lines = "".join(self.lines).encode("utf-8"), []
         view = memoryview(data)
         while view:
-            view = view[self._file.write(view):]
-        self.complete_bytes += len(data)
+            written = self._file.write(view)
+            self.written_bytes += written
+            view = view[written:]
+
+    def commit(self) -> None:
+        """What is written so far is complete."""
+        self.complete_bytes = self.written_bytes
 
     def undo(self) -> None:
-        """Cut the file back to its last complete flush (best effort: shrinking needs no space)."""
+        """Cut the file back to its last commit (best effort: shrinking needs no space)."""
         with contextlib.suppress(OSError):
             os.ftruncate(self._file.fileno(), self.complete_bytes)
+            self.written_bytes = self.complete_bytes
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -285,6 +293,8 @@ class DefectSinks:
                 self._csv_file.undo()
                 raise cannot_write(record_file.path, error,
                                    detail=f"; the {self.on_disk} record(s) before it are on disk") from None
+        self._jsonl.commit()
+        self._csv_file.commit()
         self.on_disk = self.count
         self.rejects += self._rejects_waiting
         self._rejects_waiting = 0

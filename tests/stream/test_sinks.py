@@ -142,3 +142,39 @@ def test_json_and_truth_files_that_cannot_be_written_name_the_file(tmp_path):
     (tmp_path / "truth.jsonl").symlink_to("/dev/full")
     with pytest.raises(EdgeInspectError, match=r"truth.jsonl: cannot write \(No space left on device\)$"):
         write_truth(tmp_path / "truth.jsonl", [TruthDefect(id=1, kind="hole", bbox_px=(0, 0, 2, 2), area_px=4, area_mm2=0.04)])
+
+
+class _RefusingFileDouble:
+    """Stands in for a record file's OS file on purpose: every write is refused as a full disk would."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def write(self, data) -> int:
+        raise OSError(28, "No space left on device")
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    def close(self) -> None:
+        self._real.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._real.closed
+
+
+def test_a_refused_csv_write_cuts_the_jsonl_back_too_so_both_hold_the_same_records(tmp_path):
+    from edgeinspect.errors import EdgeInspectError
+
+    sinks = DefectSinks(tmp_path, overlays=False)
+    sinks.write(make_defect(1))  # on disk in both files
+    sinks._csv_file._file = _RefusingFileDouble(sinks._csv_file._file)  # the jsonl write succeeds, the csv one not
+    with pytest.raises(EdgeInspectError) as info:
+        sinks.write(make_defect(2))
+    assert str(info.value) == (f"{tmp_path / 'defects.csv'}: cannot write (No space left on device); "
+                               f"the 1 record(s) before it are on disk")
+    sinks.close()
+    assert [json.loads(line)["id"] for line in (tmp_path / "defects.jsonl").read_text().splitlines()] == [1]
+    assert [row[0] for row in csv.reader((tmp_path / "defects.csv").open())] == ["id", "1"]
+    assert (sinks.count, sinks.on_disk) == (2, 1)
