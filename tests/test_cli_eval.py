@@ -156,7 +156,7 @@ def test_eval_run_of_a_camera_run_without_truth_names_the_file(tmp_path: Path, c
     (run / "truth.jsonl").unlink()
     code, _, err = run_main(["eval", "--run", str(run)], capsys)
     assert code == 2 and err == (f"error: {run / 'truth.jsonl'}: not found; only runs of sources that know their "
-                                 f"truth (sim) can be scored\n")
+                                 f"truth (sim, or replay with a mask for every image) can be scored\n")
 
 
 def test_eval_run_without_true_defects_says_so_instead_of_100_percent(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -339,13 +339,13 @@ class AreaEstimator:
             mask_b64=pack_mask(blob.mask),
         )
 
-    def truth(self, defect_id: int, kind: str, bbox_px: tuple[int, int, int, int],
+    def truth(self, defect_id: int, kind: str | None, bbox_px: tuple[int, int, int, int],
               mask: np.ndarray | None = None, area_px: int | None = None, inside: bool = True,
               mask_b64: str | None = None) -> TruthDefect:
         """A true defect with its calibrated area.
 
         Args:
-            defect_id, kind, bbox_px: from the source's truth.
+            defect_id, kind, bbox_px: from the source's truth (``kind`` None: not known, e.g. a replayed mask).
             mask: ``(y1-y0, x1-x0)`` bool pixels of the defect in its box (exact area, and kept in
                 the record's ``mask_b64`` for scoring), or None.
             area_px: its pixel count, used with the mean column width of the box when ``mask`` is None
@@ -361,7 +361,7 @@ class AreaEstimator:
         else:
             area_px_value = int(area_px or 0)
             area = area_px_value * float(self.column_mm[x0:x1].mean()) * self.mm_per_line
-        return TruthDefect(id=int(defect_id), kind=str(kind), bbox_px=tuple(int(v) for v in bbox_px),
+        return TruthDefect(id=int(defect_id), kind=None if kind is None else str(kind), bbox_px=tuple(int(v) for v in bbox_px),
                            area_px=area_px_value, area_mm2=_mm(area), inside=inside,
                            mask_b64=mask_b64 if mask_b64 is not None or mask is None else pack_mask(mask))
 

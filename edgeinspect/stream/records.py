@@ -201,25 +201,25 @@ def defect_csv_row(defect: Defect) -> list:
 
 @dataclass(frozen=True, slots=True)
 class TruthDefect:
-    """A true defect of a source that knows its truth (sim), one line of ``truth.jsonl``.
+    """A true defect of a source that knows its truth (sim; replay with masks), one line of ``truth.jsonl``.
 
     Attributes:
         id: the source's defect id.
-        kind: defect class (e.g. ``"crack"``).
+        kind: defect class (e.g. ``"crack"``), None where the source does not know it (replayed masks).
         bbox_px: ``(x0, y0, x1, y1)`` web coordinates, exclusive ends (full extent).
         area_px: pixels of the defect.
         area_mm2: its area with the run's calibration, mm².
         inside: True when the whole defect lies in lines the run inspected (a defect cut by the
             start or end of the run or by dropped frames is only partly visible: its area is not
             scored).
-        mask_b64: its exact pixels where the source knows them (sim), for scoring: the
+        mask_b64: its exact pixels where the source knows them (sim, replayed masks), for scoring: the
             ``(y1-y0, x1-x0)`` bool mask over ``bbox_px``, row-major, ``np.packbits``-ed, zlib-compressed,
             as base64 text (:func:`edgeinspect.data.packed_mask.pack_mask` / ``unpack_mask``; ~190 characters for a typical
             defect); None (left out of the JSON) otherwise.
     """
 
     id: int
-    kind: str
+    kind: str | None
     bbox_px: tuple[int, int, int, int]
     area_px: int
     area_mm2: float

@@ -65,6 +65,7 @@ from edgeinspect.errors import EdgeInspectError
 from edgeinspect.outputs import check_folder_path
 from edgeinspect.stream.acquisition import AcquisitionThread, is_live
 from edgeinspect.stream.area import AREA_HALO_PX, AreaEstimator, load_calibration
+from edgeinspect.stream.mask_truth import MaskTruth
 from edgeinspect.stream.postprocess import PostProcessor, PostThread
 from edgeinspect.stream.queueing import DropQueue
 from edgeinspect.stream.records import STAGES, RunProgress, RunSummary, Tile, TilePlacement, TruthDefect
@@ -139,6 +140,8 @@ class Pipeline:
         settings: tiling, batching, threshold, tracker settings.
         pred_masks: writer for predicted masks, or None.
         truth_masks: writer for true masks (frames that carry one), or None.
+        mask_truth: groups the frames' true masks into true defects (a source that knows no
+            defects of its own but has masks: replay), or None.
         timer: stage timer of this thread (``tile``, ``infer``: the engine's time, or with concurrent
             calls this thread's wait for the oldest batch; true masks count as ``sinks``).
         keep_images: keep web image lines for overlay crops.
@@ -148,12 +151,13 @@ class Pipeline:
     def __init__(self, engine: Any, area: AreaEstimator, sinks: DefectSinks, *,
                  settings: PipelineSettings = PipelineSettings(), pred_masks: MaskWriter | None = None,
                  truth_masks: MaskWriter | None = None, timer: StageTimer | None = None,
-                 keep_images: bool = True, post_thread: bool = False) -> None:
+                 keep_images: bool = True, post_thread: bool = False, mask_truth: MaskTruth | None = None) -> None:
         self.engine = engine
         self.area = area
         self.sinks = sinks
         self.settings = settings
         self.truth_masks = truth_masks
+        self.mask_truth = mask_truth
         self.timer = timer or StageTimer()
         #: stage timer of the post-processing (``stitch``, ``track``, ``sinks``).
         self.post_timer = StageTimer() if post_thread else self.timer
@@ -227,6 +231,9 @@ class Pipeline:
         if self.truth_masks is not None and getattr(frame, "truth_mask", None) is not None:
             with self.timer("sinks"):
                 self.truth_masks.add(frame.first_line, frame.truth_mask)
+        if self.mask_truth is not None:
+            with self.timer("sinks"):
+                self.mask_truth.add(frame.first_line, getattr(frame, "truth_mask", None))
         self._pending += tiles
         while len(self._pending) >= self.settings.batch_size:
             batch, self._pending = self._pending[:self.settings.batch_size], self._pending[self.settings.batch_size:]
@@ -246,6 +253,8 @@ class Pipeline:
         # queued behind the segment's batches still in flight: the main thread goes on taking frames
         # and tiling the next segment meanwhile (at a gap of dropped frames it does not stall the line)
         self._submit("end_segment")
+        if self.mask_truth is not None:
+            self.mask_truth.end_segment()
         self._next_line = None
 
     def poll(self) -> None:
@@ -451,8 +460,11 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         if config.mask_png_every_lines:
             pred_masks = MaskWriter(out / "masks" / "pred", config.mask_png_every_lines)
             truth_masks = MaskWriter(out / "masks" / "truth", config.mask_png_every_lines)
+        # a source without defects of its own (replay) may still carry true masks: group them
+        mask_truth = None if hasattr(source_obj, "truth_defects") else MaskTruth(area, max_band_lines=config.max_band_lines)
         pipeline = Pipeline(engine_obj, area, sinks, settings=settings, keep_images=config.overlays,
-                            pred_masks=pred_masks, truth_masks=truth_masks, post_thread=config.post_thread)
+                            pred_masks=pred_masks, truth_masks=truth_masks, post_thread=config.post_thread,
+                            mask_truth=mask_truth)
         report = _SummaryWriter(config, calib_path, out, engine_obj, acquisition, pipeline, signal_state, result)
         stack.push(report)  # runs last: after the threads are joined and every sink is closed
         stack.enter_context(sinks)
@@ -482,6 +494,12 @@ def run_inspection(config: RunConfig, *, engine: Any = None, source: Any = None,
         pipeline.close()
         if acquisition.error is None:
             truths = collect_truth(source_obj, pipeline.segments, area)
+            if truths is None and mask_truth is not None:
+                truths = mask_truth.records()
+                if mask_truth.frames_with_mask and mask_truth.frames_without_mask:
+                    log.warning("truth.jsonl not written: %d of %d frames had no true mask (every image needs one)",
+                                mask_truth.frames_without_mask,
+                                mask_truth.frames_with_mask + mask_truth.frames_without_mask)
             if truths is not None:
                 with pipeline.timer("sinks"):
                     write_truth(out / "truth.jsonl", truths)

@@ -1,7 +1,7 @@
 """Score a finished run folder against its truth (``edgeinspect eval --run DIR``).
 
 Inputs (written by :func:`edgeinspect.stream.runner.run_inspection`): ``defects.jsonl`` (found),
-``truth.jsonl`` (sources that know their truth, e.g. sim), ``summary.json`` (the calibration's
+``truth.jsonl`` (sources that know their truth: sim, replay with a mask per image), ``summary.json`` (the calibration's
 area thresholds) and, when the run saved them, ``masks/pred/*.png`` + ``masks/truth/*.png``.
 
 Defect matching works on the records (boxes and calibrated areas), so it needs no mask files:
@@ -391,7 +391,7 @@ def score_run(run_dir: Path, *, tolerance: float = AREA_TOLERANCE) -> dict[str, 
     summary = read_summary(run_dir / "summary.json")
     if not (run_dir / "truth.jsonl").is_file():
         raise DataError(f"{run_dir / 'truth.jsonl'}: not found; only runs of sources that know their truth "
-                        f"(sim) can be scored")
+                        f"(sim, or replay with a mask for every image) can be scored")
     truth = _read_jsonl(run_dir / "truth.jsonl")
     found = _read_jsonl(run_dir / "defects.jsonl")
     result: dict[str, Any] = {

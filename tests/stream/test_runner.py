@@ -412,3 +412,69 @@ def test_a_true_defect_is_inside_only_when_one_inspected_segment_holds_it_whole(
                 assert {True, False} <= {t.inside for t in truths}  # defects cut by the gaps and the ends are there
             crossing = [t for t in truths if t.bbox_px[1] < 3000 < t.bbox_px[3]]
             assert crossing and any(t.inside for t in crossing) == (segments[1] == (2000, 5000))
+
+
+def _true_defects(path: Path) -> dict[tuple, tuple]:
+    """``truth.jsonl`` as {bbox: (inside, area_px, pixels)}: what both kinds of truth must agree on."""
+    found = {}
+    for t in read_jsonl(path):
+        x0, y0, x1, y1 = t["bbox_px"]
+        found[tuple(t["bbox_px"])] = (t["inside"], t["area_px"], unpack_mask(t["mask_b64"], (y1 - y0, x1 - x0)).tobytes())
+    return found
+
+
+def test_a_replayed_folder_with_masks_has_the_truth_of_the_web_it_was_cut_from(tmp_path, dark_onnx):
+    """synth cuts a web into images + masks; replaying them (frames of 100 lines across 64-line images)
+    gives, from the masks alone, the sim's own truth of the same lines: defects merged across images."""
+    from edgeinspect.data.synth import write_synth_dataset
+
+    data = write_synth_dataset(tmp_path / "ds", count=12, size_hw=(64, 256), texture="carbon", seed=2,
+                               defects_per_mpx=150)
+    replay = RunConfig(camera=f"replay:{data}", engine=dark_onnx, out=tmp_path / "replay", overlap_px=8,
+                       source_options={"lines_per_frame": 100})
+    sim = RunConfig(camera="sim:carbon", engine=dark_onnx, out=tmp_path / "sim", lines=12 * 64, overlap_px=8,
+                    source_options={"width": 256, "seed": 2, "defects_per_mpx": 150})
+    for config in (replay, sim):
+        run_inspection(config, handle_signals=False)
+    from_masks, from_sim = _true_defects(tmp_path / "replay" / "truth.jsonl"), _true_defects(tmp_path / "sim" / "truth.jsonl")
+    assert from_masks == from_sim and len(from_masks) >= 10
+    assert any(box[1] < 64 * k < box[3] for box in from_masks for k in range(1, 12))  # some cross an image edge
+    assert {t["kind"] for t in read_jsonl(tmp_path / "replay" / "truth.jsonl")} == {None}  # masks know no kind
+    from edgeinspect.stream.score import score_run
+
+    assert score_run(tmp_path / "replay")["truth"] == len(from_masks)
+
+
+def test_mask_truth_cuts_defects_at_gaps_and_knows_nothing_when_a_frame_has_no_mask():
+    from edgeinspect.stream.mask_truth import MaskTruth
+
+    area = AreaEstimator(CALIB, 32)
+    web = np.zeros((40, 32), bool)
+    web[0:3, 2:5] = True     # touches the web's first line: whole
+    web[8:14, 10:12] = True  # crosses line 10, where a gap of dropped frames will be
+    web[22:26, 20:30] = True  # whole, inside the second segment
+    web[36:40, 0:2] = True   # touches the last inspected line: cut
+    truth = MaskTruth(area)
+    for first in (0, 5, 20, 30):  # lines 10..19 dropped
+        truth.add(first, web[first:first + (5 if first < 10 else 10)])
+    truth.end_segment()
+    records = truth.records()
+    assert [(r.bbox_px, r.inside) for r in records] == [
+        ((2, 0, 5, 3), True), ((10, 8, 12, 10), False), ((20, 22, 30, 26), True), ((0, 36, 2, 40), False)]
+    assert [r.area_px for r in records] == [9, 4, 40, 8] and all(r.kind is None for r in records)
+    truth.add(40, None)  # an image without a mask: the web's truth is no longer known
+    assert truth.records() is None
+
+
+def test_a_replay_with_an_image_missing_its_mask_writes_no_truth_and_says_why(tmp_path, dark_onnx, caplog):
+    from edgeinspect.data.synth import write_synth_dataset
+
+    data = write_synth_dataset(tmp_path / "ds", count=4, size_hw=(64, 128), texture="carbon", seed=2,
+                               defects_per_mpx=150)
+    (data / "masks" / "000002.png").unlink()
+    config = RunConfig(camera=f"replay:{data}", engine=dark_onnx, out=tmp_path / "run", overlap_px=8,
+                       source_options={"lines_per_frame": 64})
+    with caplog.at_level("WARNING", logger="edgeinspect.stream"):
+        run_inspection(config, handle_signals=False)
+    assert not (tmp_path / "run" / "truth.jsonl").exists()
+    assert "truth.jsonl not written: 1 of 4 frames had no true mask" in caplog.text
