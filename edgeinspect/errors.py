@@ -5,6 +5,8 @@ option). Its message names the file, key or device and, where there is one, what
 ``"calib/line3.yaml: key 'mm_per_px' must be > 0, got -1"``.
 """
 
+from typing import TypeVar
+
 
 class EdgeInspectError(Exception):
     """A user-facing error: one line, names the file/key/device, says what to do."""
@@ -18,8 +20,10 @@ class DataError(EdgeInspectError):
     """An image, mask or dataset layout cannot be read or does not match."""
 
 
-def cannot_write(path: object, error: OSError, kind: type[EdgeInspectError] = EdgeInspectError,
-                 detail: str = "") -> EdgeInspectError:
+_Error = TypeVar("_Error", bound=EdgeInspectError)
+
+
+def cannot_write(path: object, error: OSError, kind: type[_Error] = EdgeInspectError, detail: str = "") -> _Error:
     """The one-line error for a file the OS refused to write (a full disk, a read-only folder).
 
     ``"<path>: cannot write (No space left on device)<detail>"``; raise it ``from None``.

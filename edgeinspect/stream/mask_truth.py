@@ -6,8 +6,11 @@ web's mask, merged across frames and image boundaries (a defect on two consecuti
 is one), with its exact pixels. It is the run's own :class:`~edgeinspect.stream.tracker.DefectTracker`
 on the mask (threshold 0.5, no merge gap, no halo), so truth and records are grouped alike.
 
-A true defect is ``inside`` when the inspected lines hold it whole: not cut by the end of a segment
-(the run's end, a gap of dropped frames, the band limit) nor by its start after a gap. A frame
+A true defect is ``inside`` (its area scored) when the inspected lines surely hold it whole: it
+touches neither the first nor the last line of a segment (a gap of dropped frames, the start and
+end of the run) and was not cut by the band limit. The replayed images may be a window of a longer
+surface, so a defect on their first or last line may go on beyond it: it is not scored (the sim,
+which knows its web, can tell). A frame
 without a mask (an image of the folder has none) leaves the web's truth incomplete: then there is
 no truth at all (:meth:`MaskTruth.records` is None), rather than a truth that misses defects.
 
@@ -32,16 +35,16 @@ class MaskTruth:
 
     Args:
         area: the run's area estimator (the areas of the true defects, mm²).
-        max_band_lines: a true defect longer than this is cut (and not ``inside``).
+        max_band_lines: a true defect longer than this is cut in pieces (none of them ``inside``).
     """
 
     def __init__(self, area: AreaEstimator, *, max_band_lines: int = 8192) -> None:
         self.area = area
         self._tracker = DefectTracker(threshold=0.5, context_px=0, max_band_lines=max_band_lines, merge_gap_px=0)
-        self._records: list[TruthDefect] = []
-        self._run_first: int | None = None  # the web's first inspected line: a defect touching it is whole
+        self._found: list[tuple[tuple[int, int, int, int], np.ndarray, bool]] = []  # (bbox, pixels, inside)
         self._segment_first: int | None = None
         self._next_line: int | None = None
+        self._band_cut: int | None = None  # line where the band limit last cut a defect
         self.frames_with_mask = 0
         self.frames_without_mask = 0
 
@@ -60,27 +63,32 @@ class MaskTruth:
             self.end_segment()
         if self._segment_first is None:
             self._segment_first = first_line
-            if self._run_first is None:
-                self._run_first = first_line
         self._next_line = first_line + mask.shape[0]
-        self._keep(self._tracker.push(ProbStrip(first_line=first_line, prob=mask.astype(np.float32))))
+        # the mask's bytes as 0/1 "probabilities" (threshold 0.5): no float copy of the band
+        blobs = self._tracker.push(ProbStrip(first_line=first_line, prob=np.ascontiguousarray(mask).view(np.uint8)))
+        self._keep(blobs)
+        if any(blob.truncated for blob in blobs):  # the band limit cut a defect: its rest starts on the next line
+            self._band_cut = self._tracker.band_first_line
 
     def end_segment(self) -> None:
-        """The inspected lines stop here (a gap or the end): the defects left are closed, cut ones not inside."""
+        """The inspected lines stop here (a gap or the end): the defects left are closed; those on
+        the last line are cut."""
         if self._segment_first is not None:
             self._keep(self._tracker.flush())
         self._segment_first = self._next_line = None
 
     def records(self) -> list[TruthDefect] | None:
         """The true defects found so far (call :meth:`end_segment` first), in order of their first
-        line; None when no frame had a mask or some frame had none (the truth is not known)."""
+        line and numbered so; None when no frame had a mask or some frame had none (the truth is
+        not known)."""
         if not self.frames_with_mask or self.frames_without_mask:
             return None
-        return sorted(self._records, key=lambda t: (t.bbox_px[1], t.bbox_px[0], t.id))
+        found = sorted(self._found, key=lambda f: (f[0][1], f[0][0]))
+        return [self.area.truth(number, None, bbox, mask=pixels, inside=inside)
+                for number, (bbox, pixels, inside) in enumerate(found, start=1)]
 
     def _keep(self, blobs: list[Blob]) -> None:
         for blob in blobs:
             y0 = blob.bbox_px[1]
-            cut_at_start = y0 == self._segment_first and self._segment_first != self._run_first
-            self._records.append(self.area.truth(len(self._records) + 1, None, blob.bbox_px, mask=blob.mask,
-                                                 inside=not (blob.truncated or cut_at_start)))
+            cut_at_start = y0 in (self._segment_first, self._band_cut)
+            self._found.append((blob.bbox_px, blob.mask, not (cut_at_start or blob.truncated)))

@@ -205,6 +205,8 @@ class DefectSinks:
         self.rejects = 0
         self._rejects_waiting = 0
         self._failed = False  # a flush was refused: the record files are not written again
+        self._closed = False
+        self._lock = threading.RLock()  # write/flush (post-processing thread) against close (main thread)
         self._jsonl = _RecordFile(self.jsonl_path)
         try:
             self._csv_file = _RecordFile(self.csv_path)
@@ -227,7 +229,6 @@ class DefectSinks:
         self._batch: list[tuple[Path, Blob]] = []  # overlays written since the last flush
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlays",
                                           initializer=_lower_thread_priority) if overlays else None
-        self._closed = False
 
     def write(self, defect: Defect, blob: Blob | None = None, *, flush: bool = True) -> None:
         """Append one defect to both files and flush them (and write its overlay).
@@ -241,19 +242,25 @@ class DefectSinks:
         Raises:
             EdgeInspectError: the files were refused before (:meth:`flush`); nothing more is written.
         """
+        with self._lock:
+            self._check_open()
+            self._jsonl.lines.append(json.dumps(defect.to_json()) + "\n")
+            self._csv.writerow(defect_csv_row(defect))
+            if self._writer is not None and blob is not None:
+                if self._room_for_overlay():
+                    self._batch.append((self.overlay_dir / f"defect_{defect.id:06d}.png", blob))
+                else:
+                    self.overlays_skipped += 1
+            self.count += 1
+            self._rejects_waiting += defect.verdict == "reject"
+            if flush:
+                self.flush()
+
+    def _check_open(self) -> None:
         if self._failed:
             raise EdgeInspectError(f"{self.jsonl_path}: not written after an earlier write error")
-        self._jsonl.lines.append(json.dumps(defect.to_json()) + "\n")
-        self._csv.writerow(defect_csv_row(defect))
-        if self._writer is not None and blob is not None:
-            if self._room_for_overlay():
-                self._batch.append((self.overlay_dir / f"defect_{defect.id:06d}.png", blob))
-            else:
-                self.overlays_skipped += 1
-        self.count += 1
-        self._rejects_waiting += defect.verdict == "reject"
-        if flush:
-            self.flush()
+        if self._closed:
+            raise EdgeInspectError(f"{self.jsonl_path}: already closed (the run has ended)")
 
     def _overlays_waiting(self) -> int:
         return sum(n for f, n in self._pending if not f.done()) + len(self._batch)
@@ -287,12 +294,14 @@ class DefectSinks:
         for record_file in (self._jsonl, self._csv_file):
             try:
                 record_file.flush()
-            except OSError as error:
+            except BaseException as error:  # an OSError, or an interrupt in the middle of a write
                 self._failed = True
                 self._jsonl.undo()
                 self._csv_file.undo()
-                raise cannot_write(record_file.path, error,
-                                   detail=f"; the {self.on_disk} record(s) before it are on disk") from None
+                if isinstance(error, OSError):
+                    raise cannot_write(record_file.path, error,
+                                       detail=f"; the {self.on_disk} record(s) before it are on disk") from None
+                raise
         self._jsonl.commit()
         self._csv_file.commit()
         self.on_disk = self.count
@@ -307,10 +316,10 @@ class DefectSinks:
             EdgeInspectError: the OS refused a write (a full disk), naming the file and the records
                 on disk; both files are cut back to those, and nothing more is written.
         """
-        if self._failed:
-            raise EdgeInspectError(f"{self.jsonl_path}: not written after an earlier write error")
-        self._flush_records()
-        self._submit_overlays()
+        with self._lock:
+            self._check_open()
+            self._flush_records()
+            self._submit_overlays()
 
     def close(self) -> None:
         """Finish the overlays, close both files (idempotent); an overlay that failed is raised here.
@@ -318,17 +327,18 @@ class DefectSinks:
         After a refused write the files are closed as they were cut back (the error was raised when
         it happened; raising it again would hide where), and overlay errors are not raised.
         """
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if not self._failed:
-                self.flush()
-        finally:
-            self._jsonl.close()
-            self._csv_file.close()
-            if self._writer is not None:
-                self._writer.shutdown(wait=True)
+        with self._lock:  # a post-processing thread still writing (a second Ctrl-C) finishes its record first
+            if self._closed:
+                return
+            try:
+                if not self._failed:
+                    self.flush()
+            finally:
+                self._closed = True
+                self._jsonl.close()
+                self._csv_file.close()
+                if self._writer is not None:  # the overlay thread never takes the lock
+                    self._writer.shutdown(wait=True)
         if self._writer is not None and not self._failed:
             for future, _ in self._pending:
                 if future.exception() is not None:
@@ -404,16 +414,19 @@ class MaskWriter:
 
 
 def write_truth(path: Path, truths: list[TruthDefect]) -> None:
-    """``truth.jsonl``: one true defect per line.
+    """``truth.jsonl``: one true defect per line, written whole or not at all (temp file + rename).
 
     Raises:
         EdgeInspectError: the file cannot be written, naming it.
     """
+    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            for truth in truths:
-                handle.write(json.dumps(truth.to_json()) + "\n")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(truth.to_json()) + "\n" for truth in truths)
+        os.replace(tmp, path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise cannot_write(path, error) from None
 
 

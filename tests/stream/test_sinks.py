@@ -139,9 +139,10 @@ def test_json_and_truth_files_that_cannot_be_written_name_the_file(tmp_path):
     (tmp_path / "summary.json.tmp").symlink_to("/dev/full")
     with pytest.raises(EdgeInspectError, match=r"summary.json: cannot write \(No space left on device\)$"):
         write_json(tmp_path / "summary.json", {"a": 1})
-    (tmp_path / "truth.jsonl").symlink_to("/dev/full")
+    (tmp_path / "truth.jsonl.tmp").symlink_to("/dev/full")  # written whole beside it, then renamed
     with pytest.raises(EdgeInspectError, match=r"truth.jsonl: cannot write \(No space left on device\)$"):
         write_truth(tmp_path / "truth.jsonl", [TruthDefect(id=1, kind="hole", bbox_px=(0, 0, 2, 2), area_px=4, area_mm2=0.04)])
+    assert not (tmp_path / "truth.jsonl").exists() and not (tmp_path / "truth.jsonl.tmp").exists()  # no half file
 
 
 class _RefusingFileDouble:
@@ -178,3 +179,34 @@ def test_a_refused_csv_write_cuts_the_jsonl_back_too_so_both_hold_the_same_recor
     assert [json.loads(line)["id"] for line in (tmp_path / "defects.jsonl").read_text().splitlines()] == [1]
     assert [row[0] for row in csv.reader((tmp_path / "defects.csv").open())] == ["id", "1"]
     assert (sinks.count, sinks.on_disk) == (2, 1)
+
+
+class _InterruptedFileDouble(_RefusingFileDouble):
+    """On purpose: writes 10 bytes of the next flush, then an operator's second Ctrl-C arrives."""
+
+    def write(self, data) -> int:
+        self._real.write(bytes(data[:10]))
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_in_the_middle_of_a_flush_leaves_both_files_at_their_last_common_records(tmp_path):
+    sinks = DefectSinks(tmp_path, overlays=False)
+    sinks.write(make_defect(1))
+    sinks._jsonl._file = _InterruptedFileDouble(sinks._jsonl._file)
+    with pytest.raises(KeyboardInterrupt):
+        sinks.write(make_defect(2))
+    sinks.close()
+    assert [json.loads(line)["id"] for line in (tmp_path / "defects.jsonl").read_text().splitlines()] == [1]
+    assert [row[0] for row in csv.reader((tmp_path / "defects.csv").open())] == ["id", "1"]
+    assert sinks.on_disk == 1
+
+
+def test_writing_to_closed_sinks_is_an_error_not_a_lost_record(tmp_path):
+    from edgeinspect.errors import EdgeInspectError
+
+    sinks = DefectSinks(tmp_path, overlays=False)
+    sinks.close()
+    for flush in (True, False):
+        with pytest.raises(EdgeInspectError, match="defects.jsonl: already closed"):
+            sinks.write(make_defect(1), flush=flush)
+    assert sinks.count == 0
