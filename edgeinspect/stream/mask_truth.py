@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from edgeinspect.stream.area import AreaEstimator
@@ -41,7 +43,7 @@ class MaskTruth:
     def __init__(self, area: AreaEstimator, *, max_band_lines: int = 8192) -> None:
         self.area = area
         self._tracker = DefectTracker(threshold=0.5, context_px=0, max_band_lines=max_band_lines, merge_gap_px=0)
-        self._found: list[tuple[tuple[int, int, int, int], np.ndarray, bool]] = []  # (bbox, pixels, inside)
+        self._found: list[TruthDefect] = []  # pixels packed (~190 characters each), numbered by records()
         self._segment_first: int | None = None
         self._next_line: int | None = None
         self._band_cut: int | None = None  # line where the band limit last cut a defect
@@ -83,12 +85,12 @@ class MaskTruth:
         not known)."""
         if not self.frames_with_mask or self.frames_without_mask:
             return None
-        found = sorted(self._found, key=lambda f: (f[0][1], f[0][0]))
-        return [self.area.truth(number, None, bbox, mask=pixels, inside=inside)
-                for number, (bbox, pixels, inside) in enumerate(found, start=1)]
+        found = sorted(self._found, key=lambda t: (t.bbox_px[1], t.bbox_px[0]))
+        return [dataclasses.replace(truth, id=number) for number, truth in enumerate(found, start=1)]
 
     def _keep(self, blobs: list[Blob]) -> None:
         for blob in blobs:
             y0 = blob.bbox_px[1]
             cut_at_start = y0 in (self._segment_first, self._band_cut)
-            self._found.append((blob.bbox_px, blob.mask, not (cut_at_start or blob.truncated)))
+            self._found.append(self.area.truth(0, None, blob.bbox_px, mask=blob.mask,
+                                               inside=not (cut_at_start or blob.truncated)))
