@@ -346,9 +346,11 @@ def collect_truth(source: Any, segments: list[tuple[int, int]], area: AreaEstima
             inside = holder >= 0 and y1 <= spans[holder][1]
         else:
             inside = any(first <= y0 and y1 <= stop for first, stop in spans)
-        packed = getattr(truth, "mask_packed", "") or None  # exact pixels: for the area, and kept for scoring
+        packed = getattr(truth, "mask_packed", "") or None  # exact pixels, kept for scoring
+        # unpacked only where columns differ in width (the area needs them); else area_px × the pixel is exact
+        pixels = truth.mask() if packed is not None and area.pixel_mm2 is None else None
         records.append(area.truth(truth.id, truth.kind, tuple(truth.bbox), area_px=truth.area_px, inside=inside,
-                                  mask=None if packed is None else truth.mask(), mask_b64=packed))
+                                  mask=pixels, mask_b64=packed))
     return records
 
 

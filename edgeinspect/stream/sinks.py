@@ -52,20 +52,25 @@ OVERLAY_PNG_COMPRESSION = 1
 OVERLAY_PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (temp file + rename), so a reader never sees half a file.
+def write_text_whole(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) whole or not at all (temp file + rename): a reader never sees half a file.
 
     Raises:
         EdgeInspectError: the file cannot be written (a full disk, say), naming it.
     """
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as error:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise cannot_write(path, error) from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON whole or not at all (:func:`write_text_whole`)."""
+    write_text_whole(path, json.dumps(data, indent=2) + "\n")
 
 
 def display_lines(lines: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -414,20 +419,8 @@ class MaskWriter:
 
 
 def write_truth(path: Path, truths: list[TruthDefect]) -> None:
-    """``truth.jsonl``: one true defect per line, written whole or not at all (temp file + rename).
-
-    Raises:
-        EdgeInspectError: the file cannot be written, naming it.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(truth.to_json()) + "\n" for truth in truths)
-        os.replace(tmp, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise cannot_write(path, error) from None
+    """``truth.jsonl``: one true defect per line, written whole or not at all (:func:`write_text_whole`)."""
+    write_text_whole(path, "".join(json.dumps(truth.to_json()) + "\n" for truth in truths))
 
 
 def write_summary(path: Path, summary: RunSummary) -> None:
